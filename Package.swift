@@ -1,0 +1,73 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every Bulwark target shares: Swift 6 mode with strict concurrency, and warnings fail the build.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "Bulwark",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bulwarkd", targets: ["bulwarkd"]),
+        .executable(name: "bulwark-agent", targets: ["bulwark-agent"]),
+        .executable(name: "bulwark", targets: ["bulwark"]),
+        .library(name: "Libvirt", targets: ["Libvirt"]),
+        .library(name: "NBD", targets: ["NBD"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; the providers tell SwiftPM which Debian package to suggest.
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(name: "CNBD", pkgConfig: "libnbd", providers: [.apt(["libnbd-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        .target(name: "Libvirt", dependencies: ["CLibvirt"], swiftSettings: swiftSettings),
+        .target(name: "NBD", dependencies: ["CNBD"], swiftSettings: swiftSettings),
+        .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: swiftSettings),
+        .target(name: "BulwarkCore", swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "bulwarkd",
+            dependencies: [
+                "BulwarkCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "bulwark-agent",
+            dependencies: [
+                "BulwarkCore", "Libvirt",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "bulwark",
+            dependencies: [
+                "BulwarkCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["Libvirt", "NBD"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "NBDTests", dependencies: ["NBD", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Libvirt", "NBD", "TestSupport"],
+            swiftSettings: swiftSettings),
+    ]
+)

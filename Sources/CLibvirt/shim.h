@@ -1,0 +1,8 @@
+#ifndef BULWARK_CLIBVIRT_SHIM_H
+#define BULWARK_CLIBVIRT_SHIM_H
+
+#include <libvirt/libvirt.h>
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/virterror.h>
+
+#endif

@@ -1,0 +1,91 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The XML that begins a pull-mode backup job: libvirt exports each disk over NBD for the caller to read.
+public struct BackupDefinition: Sendable, Hashable {
+    /// One disk in the backup job.
+    public struct Disk: Sendable, Hashable {
+        /// Target name (`vda`).
+        public var name: String
+        /// Scratch file QEMU keeps copy-before-write data in while the export is open. Libvirt creates it and
+        /// removes it when the job ends.
+        public var scratchFile: String
+        /// The NBD export name; libvirt's default is the target name.
+        public var exportName: String?
+
+        public init(name: String, scratchFile: String, exportName: String? = nil) {
+            self.name = name
+            self.scratchFile = scratchFile
+            self.exportName = exportName
+        }
+    }
+
+    /// Checkpoint the backup is incremental from; nil for a full backup.
+    public var incremental: String?
+    /// Unix socket the NBD server listens on.
+    public var socketPath: String
+    public var disks: [Disk]
+    /// Disks of the domain left out of the job.
+    public var excludedDisks: [String]
+
+    public init(incremental: String? = nil, socketPath: String, disks: [Disk], excludedDisks: [String] = []) {
+        self.incremental = incremental
+        self.socketPath = socketPath
+        self.disks = disks
+        self.excludedDisks = excludedDisks
+    }
+
+    /// The `<domainbackup mode='pull'>` document.
+    public var xml: String {
+        let root = XMLElement.make("domainbackup", ["mode": "pull"])
+        if let incremental { root.append(.make("incremental", text: incremental)) }
+        root.append(.make("server", ["transport": "unix", "socket": socketPath]))
+        let disks = root.append(.make("disks"))
+        for disk in self.disks {
+            let element: XMLElement
+            if let exportName = disk.exportName {
+                element = .make("disk", ["name": disk.name, "backup": "yes", "type": "file", "exportname": exportName])
+            } else {
+                element = .make("disk", ["name": disk.name, "backup": "yes", "type": "file"])
+            }
+            element.append(.make("scratch", ["file": disk.scratchFile]))
+            disks.append(element)
+        }
+        for name in excludedDisks { disks.append(.make("disk", ["name": name, "backup": "no"])) }
+        return root.compactXML
+    }
+}
+
+/// A running backup job as libvirt describes it (`virDomainBackupGetXMLDesc`).
+public struct BackupDescription: Sendable, Hashable {
+    /// One exported disk.
+    public struct Disk: Sendable, Hashable {
+        public var name: String
+        public var exportName: String?
+        /// The NBD meta context suffix of the dirty bitmap (`backup-vda` for `qemu:dirty-bitmap:backup-vda`);
+        /// present only for incremental jobs.
+        public var exportBitmap: String?
+        public var scratchFile: String?
+    }
+
+    public var mode: String
+    public var incremental: String?
+    public var socketPath: String?
+    public var disks: [Disk]
+
+    public init(xml: String) throws(XMLFormatError) {
+        let root = try XMLElement.root(of: xml, named: "domainbackup")
+        self.mode = root.attribute("mode") ?? "push"
+        self.incremental = root.childText("incremental")
+        self.socketPath = root.child("server")?.attribute("socket")
+        self.disks = (root.child("disks")?.elements(forName: "disk") ?? []).compactMap { element in
+            guard let name = element.attribute("name"), element.attribute("backup") != "no" else { return nil }
+            return Disk(
+                name: name, exportName: element.attribute("exportname"),
+                exportBitmap: element.attribute("exportbitmap"),
+                scratchFile: element.child("scratch")?.attribute("file"))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The XML that asks libvirt for a new checkpoint: a name and, per disk, whether it gets a dirty bitmap.
+public struct CheckpointDefinition: Sendable, Hashable {
+    public var name: String
+    public var description: String?
+    /// Disks that get a bitmap, by target name.
+    public var bitmapDisks: [String]
+    /// Disks explicitly left out (libvirt would otherwise give every qcow2 disk a bitmap).
+    public var excludedDisks: [String]
+
+    public init(name: String, description: String? = nil, bitmapDisks: [String], excludedDisks: [String] = []) {
+        self.name = name
+        self.description = description
+        self.bitmapDisks = bitmapDisks
+        self.excludedDisks = excludedDisks
+    }
+
+    /// The `<domaincheckpoint>` document.
+    public var xml: String {
+        let root = XMLElement.make("domaincheckpoint")
+        root.append(.make("name", text: name))
+        if let description { root.append(.make("description", text: description)) }
+        let disks = root.append(.make("disks"))
+        for disk in bitmapDisks { disks.append(.make("disk", ["name": disk, "checkpoint": "bitmap"])) }
+        for disk in excludedDisks { disks.append(.make("disk", ["name": disk, "checkpoint": "no"])) }
+        return root.compactXML
+    }
+}
+
+/// A checkpoint as libvirt describes it (`virDomainCheckpointGetXMLDesc`).
+public struct CheckpointDescription: Sendable, Hashable {
+    /// One disk of a checkpoint.
+    public struct Disk: Sendable, Hashable {
+        public var name: String
+        /// `bitmap` or `no`.
+        public var checkpoint: String
+        /// The qcow2 bitmap's name (normally the checkpoint's name).
+        public var bitmap: String?
+        /// Bytes changed since the checkpoint, when libvirt was asked for sizes.
+        public var size: UInt64?
+    }
+
+    public var name: String
+    public var parent: String?
+    /// Seconds since the epoch, as libvirt recorded it.
+    public var creationTime: Int64?
+    public var disks: [Disk]
+
+    public init(xml: String) throws(XMLFormatError) {
+        let root = try XMLElement.root(of: xml, named: "domaincheckpoint")
+        guard let name = root.childText("name"), !name.isEmpty else {
+            throw XMLFormatError("checkpoint XML has no <name>")
+        }
+        self.name = name
+        self.parent = root.child("parent")?.childText("name")
+        self.creationTime = root.childText("creationTime").flatMap { Int64($0) }
+        self.disks = (root.child("disks")?.elements(forName: "disk") ?? []).compactMap { element in
+            guard let name = element.attribute("name") else { return nil }
+            return Disk(
+                name: name, checkpoint: element.attribute("checkpoint") ?? "bitmap",
+                bitmap: element.attribute("bitmap"), size: element.attribute("size").flatMap { UInt64($0) })
+        }
+    }
+
+    /// Targets of the disks that carry a bitmap in this checkpoint.
+    public var bitmapDisks: [String] { disks.filter { $0.checkpoint == "bitmap" }.map(\.name) }
+}

@@ -1,0 +1,62 @@
+internal import CLibvirt
+import Foundation
+
+extension Domain {
+    /// Begins a pull-mode backup job: QEMU exports the listed disks over NBD on the definition's unix socket.
+    ///
+    /// `checkpoint`, when given, is created atomically with the start of the job, so the next incremental backup
+    /// covers exactly the writes that happen after this one's point in time. The job lasts until ``abortJob()``.
+    public func beginBackup(_ definition: BackupDefinition, checkpoint: CheckpointDefinition? = nil)
+        throws(LibvirtError)
+    {
+        guard virDomainBackupBegin(handle, definition.xml, checkpoint?.xml, 0) == 0 else {
+            let about = definition.incremental.map { "incremental from checkpoint '\($0)'" } ?? "full"
+            throw LibvirtError.last("virDomainBackupBegin", subject: "\(about) backup of \(subject)")
+        }
+    }
+
+    /// The running backup job's XML: export names, dirty-bitmap export names, scratch files.
+    public func backupDescription() throws(LibvirtError) -> BackupDescription {
+        guard let xml = virDomainBackupGetXMLDesc(handle, 0) else {
+            throw LibvirtError.last("virDomainBackupGetXMLDesc", subject: subject)
+        }
+        defer { free(xml) }
+        let text = String(cString: xml)
+        do {
+            return try BackupDescription(xml: text)
+        } catch {
+            throw LibvirtError(
+                code: .xmlError, message: "libvirt returned backup XML Bulwark cannot read: \(error)",
+                operation: "virDomainBackupGetXMLDesc", subject: subject)
+        }
+    }
+
+    /// Statistics of the domain's active job (or of the last completed one when `completed` is set).
+    public func jobStats(completed: Bool = false) throws(LibvirtError) -> JobStats {
+        var type: Int32 = 0
+        var params: virTypedParameterPtr?
+        var count: Int32 = 0
+        let flags = completed ? VIR_DOMAIN_JOB_STATS_COMPLETED.rawValue : 0
+        guard virDomainGetJobStats(handle, &type, &params, &count, flags) == 0 else {
+            throw LibvirtError.last("virDomainGetJobStats", subject: subject)
+        }
+        defer { virTypedParamsFree(params, count) }
+        var fields: [String: JobStats.Value] = [:]
+        if let params {
+            for index in 0..<Int(count) {
+                let param = params[index]
+                let name = withUnsafeBytes(of: param.field) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                fields[name] = JobStats.Value(param)
+            }
+        }
+        return JobStats(type: JobStats.JobType(rawValue: type) ?? .none, fields: fields)
+    }
+
+    /// Ends the domain's active job. For a pull-mode backup this is the normal end: the NBD export closes and
+    /// libvirt removes the scratch files it created.
+    public func abortJob() throws(LibvirtError) {
+        guard virDomainAbortJob(handle) == 0 else { throw LibvirtError.last("virDomainAbortJob", subject: subject) }
+    }
+}

@@ -1,0 +1,196 @@
+internal import CNBD
+import Foundation
+
+/// Where an NBD export is: a libnbd URI, a unix socket or a TCP address, with an export name.
+public enum NBDEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// A URI as libnbd reads it: `nbd+unix:///vda?socket=/run/x.sock`, `nbd://host:10809/export`.
+    case uri(String)
+    case unix(path: String, export: String)
+    case tcp(host: String, port: Int, export: String)
+
+    public var description: String {
+        switch self {
+        case .uri(let uri): uri
+        case .unix(let path, let export): "export '\(export)' on unix socket \(path)"
+        case .tcp(let host, let port, let export): "export '\(export)' on \(host):\(port)"
+        }
+    }
+}
+
+/// One connection to an NBD export (`struct nbd_handle`), closed when the object goes away.
+///
+/// Calls block. Not `Sendable`: libnbd's last error is per thread, so a connection is used from one thread at a
+/// time. ``NBDExport`` owns several of them, each on a thread of its own, for parallel reads.
+public final class NBDConnection {
+    private let handle: OpaquePointer
+    public let endpoint: NBDEndpoint
+    /// The meta contexts the server agreed to, in the order they were asked for.
+    public private(set) var metaContexts: [String] = []
+    /// The export's size in bytes.
+    public private(set) var size: UInt64 = 0
+
+    /// The longest range one block-status or read request covers; NBD lengths are 32-bit.
+    static let maxRequest: UInt64 = 32 << 20
+
+    /// Connects and negotiates. Meta contexts the server does not offer are an error, since a caller that asks for
+    /// a dirty bitmap must never silently get none.
+    public init(_ endpoint: NBDEndpoint, metaContexts requested: [String] = []) throws(NBDError) {
+        guard let handle = nbd_create() else { throw NBDError.last("nbd_create", subject: endpoint.description) }
+        self.handle = handle
+        self.endpoint = endpoint
+        let subject = endpoint.description
+        for context in requested where nbd_add_meta_context(handle, context) != 0 {
+            throw NBDError.last("nbd_add_meta_context", subject: subject)
+        }
+        let connected: Int32
+        switch endpoint {
+        case .uri(let uri):
+            connected = nbd_connect_uri(handle, uri)
+        case .unix(let path, let export):
+            guard nbd_set_export_name(handle, export) == 0 else {
+                throw NBDError.last("nbd_set_export_name", subject: subject)
+            }
+            connected = nbd_connect_unix(handle, path)
+        case .tcp(let host, let port, let export):
+            guard nbd_set_export_name(handle, export) == 0 else {
+                throw NBDError.last("nbd_set_export_name", subject: subject)
+            }
+            connected = nbd_connect_tcp(handle, host, String(port))
+        }
+        guard connected == 0 else { throw NBDError.last("nbd_connect", subject: subject) }
+        let size = nbd_get_size(handle)
+        guard size >= 0 else { throw NBDError.last("nbd_get_size", subject: subject) }
+        self.size = UInt64(size)
+        for context in requested {
+            switch nbd_can_meta_context(handle, context) {
+            case 1: metaContexts.append(context)
+            case 0:
+                throw NBDError(
+                    code: .notSupported,
+                    message: "the server does not offer meta context '\(context)'; for a dirty bitmap, check that the "
+                        + "backup job is incremental and the bitmap name is right",
+                    operation: "nbd_can_meta_context", subject: subject)
+            default: throw NBDError.last("nbd_can_meta_context", subject: subject)
+            }
+        }
+    }
+
+    deinit {
+        // A clean NBD_CMD_DISC when the server is still there; nbd_close frees the handle either way.
+        _ = nbd_shutdown(handle, 0)
+        nbd_close(handle)
+    }
+
+    /// Reads `buffer.count` bytes at `offset` into the caller's buffer.
+    public func pread(into buffer: UnsafeMutableRawBufferPointer, offset: UInt64) throws(NBDError) {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+        var done = 0
+        while done < buffer.count {
+            let count = min(buffer.count - done, Int(Self.maxRequest))
+            guard nbd_pread(handle, base + done, count, offset + UInt64(done), 0) == 0 else {
+                throw NBDError.last("nbd_pread", subject: "\(endpoint) at offset \(offset + UInt64(done))")
+            }
+            done += count
+        }
+    }
+
+    /// Reads `length` bytes at `offset`.
+    public func read(offset: UInt64, length: Int) throws(NBDError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: length)
+        let result = bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(NBDError) in try pread(into: buffer, offset: offset) }
+        }
+        try result.get()
+        return bytes
+    }
+
+    /// The extents of every negotiated meta context over `range`, each list covering the whole range exactly,
+    /// with neighbouring extents of equal flags merged.
+    ///
+    /// Servers may answer a block-status request for less than was asked, and for different lengths per context;
+    /// the loop keeps a cursor per context and asks again from the lowest one.
+    public func blockStatus(_ range: Range<UInt64>) throws(NBDError) -> [String: [Extent]] {
+        guard range.upperBound <= size else {
+            throw NBDError(
+                code: .invalidArgument,
+                message: "range \(range) reaches past the end of the export (\(size) bytes)",
+                operation: "nbd_block_status", subject: endpoint.description)
+        }
+        guard !metaContexts.isEmpty else {
+            throw NBDError(
+                code: .invalidArgument, message: "no meta context was negotiated; ask for one when connecting",
+                operation: "nbd_block_status", subject: endpoint.description)
+        }
+        let collector = ExtentCollector(contexts: metaContexts, range: range)
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = min(range.upperBound - offset, Self.maxRequest)
+            let callback = nbd_extent_callback(
+                callback: extentCallback, user_data: Unmanaged.passUnretained(collector).toOpaque(), free: nil)
+            let result = withExtendedLifetime(collector) { nbd_block_status(handle, count, offset, callback, 0) }
+            guard result == 0 else {
+                throw NBDError.last("nbd_block_status", subject: "\(endpoint) at offset \(offset)")
+            }
+            let next = collector.lowestCursor
+            guard next > offset else {
+                throw NBDError(
+                    code: .protocolError, message: "the server's block status made no progress at offset \(offset)",
+                    operation: "nbd_block_status", subject: endpoint.description)
+            }
+            offset = next
+        }
+        return collector.extents
+    }
+}
+
+/// Gathers the extents libnbd reports during one ``NBDConnection/blockStatus(_:)`` call.
+private final class ExtentCollector {
+    let range: Range<UInt64>
+    var extents: [String: [Extent]]
+    var cursors: [String: UInt64]
+
+    init(contexts: [String], range: Range<UInt64>) {
+        self.range = range
+        self.extents = Dictionary(uniqueKeysWithValues: contexts.map { ($0, []) })
+        self.cursors = Dictionary(uniqueKeysWithValues: contexts.map { ($0, range.lowerBound) })
+    }
+
+    var lowestCursor: UInt64 { cursors.values.min() ?? range.upperBound }
+
+    func add(context: String, offset: UInt64, entries: UnsafeBufferPointer<UInt32>) {
+        guard var cursor = cursors[context] else { return }
+        var start = offset
+        var list = extents[context] ?? []
+        for pair in stride(from: 0, to: entries.count - 1, by: 2) {
+            let length = UInt64(entries[pair])
+            let flags = entries[pair + 1]
+            let end = start + length
+            defer { start = end }
+            // Skip what an earlier answer for this context already covered, and clip to the asked range.
+            let from = max(start, cursor)
+            let to = min(end, range.upperBound)
+            guard from < to else { continue }
+            if let last = list.last, last.end == from, last.flags == flags {
+                list[list.count - 1].length += to - from
+            } else {
+                list.append(Extent(offset: from, length: to - from, flags: flags))
+            }
+            cursor = to
+        }
+        extents[context] = list
+        cursors[context] = cursor
+    }
+}
+
+private let extentCallback:
+    @convention(c) (
+        UnsafeMutableRawPointer?, UnsafePointer<CChar>?, UInt64, UnsafeMutablePointer<UInt32>?, Int,
+        UnsafeMutablePointer<Int32>?
+    ) -> Int32 = { userData, context, offset, entries, count, _ in
+        guard let userData, let context, let entries else { return 0 }
+        let collector = Unmanaged<ExtentCollector>.fromOpaque(userData).takeUnretainedValue()
+        collector.add(
+            context: String(cString: context), offset: offset,
+            entries: UnsafeBufferPointer(start: entries, count: count))
+        return 0
+    }
