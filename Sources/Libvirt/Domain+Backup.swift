@@ -5,10 +5,27 @@ extension Domain {
     /// Begins a pull-mode backup job: QEMU exports the listed disks over NBD on the definition's unix socket.
     ///
     /// `checkpoint`, when given, is created atomically with the start of the job, so the next incremental backup
-    /// covers exactly the writes that happen after this one's point in time. The job lasts until ``abortJob()``.
-    public func beginBackup(_ definition: BackupDefinition, checkpoint: CheckpointDefinition? = nil)
-        throws(LibvirtError)
-    {
+    /// covers exactly the writes that happen after this one's point in time. With `quiesce` the guest's filesystems
+    /// are frozen through the guest agent while the job starts (see ``whileFrozen(_:)``). The job lasts until
+    /// ``abortJob()``.
+    public func beginBackup(
+        _ definition: BackupDefinition, checkpoint: CheckpointDefinition? = nil, quiesce: Bool = false
+    ) throws(LibvirtError) {
+        if quiesce {
+            try whileFrozen { () throws(LibvirtError) in try beginBackup(definition, checkpoint: checkpoint) }
+            return
+        }
+        // Libvirt would wait 30 s for the job lock a running backup holds and then fail with a lock timeout;
+        // asking first gives the caller an immediate error that says what is going on.
+        let running = try jobStats()
+        if running.isActive {
+            throw LibvirtError(
+                code: .operationInvalid,
+                message: running.isBackup
+                    ? "a backup job is already running on this domain; end it (abortJob) before beginning another"
+                    : "another job (operation \(running.operation ?? -1)) is running on this domain; wait for it to end",
+                operation: "virDomainBackupBegin", subject: subject)
+        }
         guard virDomainBackupBegin(handle, definition.xml, checkpoint?.xml, 0) == 0 else {
             let about = definition.incremental.map { "incremental from checkpoint '\($0)'" } ?? "full"
             throw LibvirtError.last("virDomainBackupBegin", subject: "\(about) backup of \(subject)")

@@ -4,14 +4,17 @@ import Foundation
 extension Domain {
     /// Creates a checkpoint: a persistent dirty bitmap in every listed disk, starting now.
     ///
-    /// With `quiesce`, libvirt freezes the guest's filesystems through the QEMU guest agent while the bitmaps are
-    /// created, and fails (`agentUnresponsive`) when no agent answers.
+    /// With `quiesce`, the guest's filesystems are frozen through the QEMU guest agent while the bitmaps are created
+    /// (see ``whileFrozen(_:)``), and the call fails with `agentUnresponsive` when no agent answers.
     @discardableResult
     public func createCheckpoint(_ definition: CheckpointDefinition, quiesce: Bool = false) throws(LibvirtError)
         -> Checkpoint
     {
-        let flags = quiesce ? VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE.rawValue : 0
-        return try createCheckpoint(xml: definition.xml, flags: flags, operation: "create checkpoint '\(definition.name)'")
+        let operation = "create checkpoint '\(definition.name)'"
+        guard quiesce else { return try createCheckpoint(xml: definition.xml, flags: 0, operation: operation) }
+        return try whileFrozen { () throws(LibvirtError) in
+            try createCheckpoint(xml: definition.xml, flags: 0, operation: operation)
+        }
     }
 
     /// Tells libvirt about a checkpoint whose bitmaps already exist (after a move to another host, or after its

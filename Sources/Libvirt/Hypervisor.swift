@@ -31,6 +31,7 @@ public final class Hypervisor: @unchecked Sendable {
     }
 
     /// Runs `body` with the connection on the connection's own thread and returns its result.
+    @discardableResult
     public func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { [connection] in

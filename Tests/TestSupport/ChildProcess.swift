@@ -63,9 +63,9 @@ public struct TestFailure: Error, CustomStringConvertible {
 
 /// Polls `condition` every 100 ms until it holds, failing after `seconds`. The limit only bounds a hang: no test
 /// asserts how long anything takes.
-public func waitUntil(_ what: String, seconds: Double = 60, _ condition: () throws -> Bool) async throws {
+public func waitUntil(_ what: String, seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
-    while try !condition() {
+    while try await !condition() {
         guard Date() < deadline else { throw TestFailure("gave up waiting for \(what) after \(Int(seconds)) s") }
         try await Task.sleep(nanoseconds: 100_000_000)
     }
