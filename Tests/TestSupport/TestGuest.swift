@@ -4,8 +4,7 @@ public import Libvirt
 /// The tiny guest kit `Agents/kvm/testbed/setup-host` builds: a Debian kernel, a busybox initramfs with the QEMU
 /// guest agent, and a GPT disk with an ext4 filesystem of known files.
 public struct TestbedKit: Sendable {
-    public var kernel: String
-    public var initrd: String
+    /// The GPT disk with an ext4 filesystem of known files (see the kit's README).
     public var dataDisk: String
 
     /// Reads `kit.env` from `BULWARK_TESTBED_DIR` (default `/var/cache/bulwark-testbed`).
@@ -19,10 +18,10 @@ public struct TestbedKit: Sendable {
             let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { values[parts[0]] = parts[1] }
         }
-        guard let kernel = values["BULWARK_TESTBED_KERNEL"], let initrd = values["BULWARK_TESTBED_INITRD"],
-            let dataDisk = values["BULWARK_TESTBED_DATA_DISK"]
-        else { throw TestFailure("\(dir)/kit.env is incomplete: run Agents/kvm/testbed/setup-host again") }
-        return TestbedKit(kernel: kernel, initrd: initrd, dataDisk: dataDisk)
+        guard let dataDisk = values["BULWARK_TESTBED_DATA_DISK"] else {
+            throw TestFailure("\(dir)/kit.env is incomplete: run Agents/kvm/testbed/setup-host again")
+        }
+        return TestbedKit(dataDisk: dataDisk)
     }
 }
 
@@ -57,7 +56,7 @@ public final class TestGuest: Sendable {
         do {
             try ChildProcess.run("qemu-img", ["create", "-q", "-f", "qcow2", guest.vdaPath, "64M"])
             try FileManager.default.copyItem(atPath: kit.dataDisk, toPath: guest.vdbPath)
-            let xml = guest.domainXML(kit: kit, kernelArguments: kernelArguments)
+            let xml = try guest.domainXML(kernelArguments: kernelArguments)
             try await hypervisor.run { connection in try connection.defineDomain(xml: xml).start() }
             try await guest.waitUntilReady(count: 1)
         } catch {
@@ -121,46 +120,11 @@ public final class TestGuest: Sendable {
         directory.cleanUp()
     }
 
-    private func domainXML(kit: TestbedKit, kernelArguments: [String]) -> String {
-        let cmdline = (["console=ttyS0", "quiet"] + kernelArguments).joined(separator: " ")
-        return """
-            <domain type='qemu'>
-              <name>\(name)</name>
-              <memory unit='MiB'>256</memory>
-              <vcpu>1</vcpu>
-              <os>
-                <type arch='x86_64' machine='pc'>hvm</type>
-                <kernel>\(kit.kernel)</kernel>
-                <initrd>\(kit.initrd)</initrd>
-                <cmdline>\(cmdline)</cmdline>
-              </os>
-              <features><acpi/></features>
-              <on_poweroff>destroy</on_poweroff>
-              <on_reboot>destroy</on_reboot>
-              <on_crash>destroy</on_crash>
-              <devices>
-                <emulator>/usr/bin/qemu-system-x86_64</emulator>
-                <disk type='file' device='disk'>
-                  <driver name='qemu' type='qcow2'/>
-                  <source file='\(vdaPath)'/>
-                  <target dev='vda' bus='virtio'/>
-                </disk>
-                <disk type='file' device='disk'>
-                  <driver name='qemu' type='qcow2'/>
-                  <source file='\(vdbPath)'/>
-                  <target dev='vdb' bus='virtio'/>
-                </disk>
-                <serial type='file'>
-                  <source path='\(consoleLog)' append='on'/>
-                  <target port='0'/>
-                </serial>
-                <channel type='unix'>
-                  <target type='virtio' name='org.qemu.guest_agent.0'/>
-                </channel>
-                <memballoon model='none'/>
-              </devices>
-            </domain>
-            """
+    /// The domain XML from the kit's `guest-xml`, the one definition of the test guest.
+    private func domainXML(kernelArguments: [String]) throws -> String {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Agents/kvm/testbed/guest-xml").path
+        return try ChildProcess.run(script, [name, directory.path] + kernelArguments)
     }
 
     static func json(_ text: String) -> [String: Any] {
