@@ -85,6 +85,20 @@ import Testing
         #expect(status[MetaContext.baseAllocation]?.last?.end == export.size)
     }
 
+    @Test func connectsOverTCP() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanUp() }
+        let port = Int.random(in: 20_000..<40_000)
+        let endpoint = NBDEndpoint.tcp(host: "127.0.0.1", port: port, export: "disk")
+        let server = try await QemuNBDServer(image: try Self.makeImage(in: dir), tcpPort: port) {
+            _ = try NBDConnection(endpoint)
+        }
+        let connection = try NBDConnection(endpoint, metaContexts: [MetaContext.baseAllocation])
+        #expect(try connection.read(offset: 5 * Self.mib, length: 4) == [0xcd, 0xcd, 0xcd, 0xcd])
+        #expect(try connection.blockStatus(0..<connection.size)[MetaContext.baseAllocation]?.last?.end == 8 * Self.mib)
+        server.kill()
+    }
+
     @Test func missingSocketIsATypedError() throws {
         let error = #expect(throws: NBDError.self) {
             try NBDConnection(.unix(path: "/nonexistent/bulwark.sock", export: "x"))
