@@ -28,8 +28,10 @@ let package = Package(
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CNBD", pkgConfig: "libnbd", providers: [.apt(["libnbd-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // libvirt speaks XML; libxml2 (libvirt's own XML library) reads and writes it strictly.
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
 
-        .target(name: "Libvirt", dependencies: ["CLibvirt"], swiftSettings: swiftSettings),
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "CLibXML2"], swiftSettings: swiftSettings),
         .target(name: "NBD", dependencies: ["CNBD"], swiftSettings: swiftSettings),
         .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: swiftSettings),
         .target(name: "BulwarkCore", swiftSettings: swiftSettings),
@@ -55,6 +57,12 @@ let package = Package(
                 "BulwarkCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "bulwark-bench",
+            dependencies: ["NBD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "bench/bulwark-bench",
             swiftSettings: swiftSettings),
 
         .target(

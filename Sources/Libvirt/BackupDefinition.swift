@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// The XML that begins a pull-mode backup job: libvirt exports each disk over NBD for the caller to read.
 public struct BackupDefinition: Sendable, Hashable {
@@ -39,22 +36,18 @@ public struct BackupDefinition: Sendable, Hashable {
 
     /// The `<domainbackup mode='pull'>` document.
     public var xml: String {
-        let root = XMLElement.make("domainbackup", ["mode": "pull"])
-        if let incremental { root.append(.make("incremental", text: incremental)) }
-        root.append(.make("server", ["transport": "unix", "socket": socketPath]))
-        let disks = root.append(.make("disks"))
-        for disk in self.disks {
-            let element: XMLElement
-            if let exportName = disk.exportName {
-                element = .make("disk", ["name": disk.name, "backup": "yes", "type": "file", "exportname": exportName])
-            } else {
-                element = .make("disk", ["name": disk.name, "backup": "yes", "type": "file"])
+        var children: [XMLTree.Node] = []
+        if let incremental { children.append(XMLTree.Node("incremental", text: incremental)) }
+        children.append(XMLTree.Node("server", [("transport", "unix"), ("socket", socketPath)]))
+        let disks =
+            self.disks.map { disk in
+                var attributes = [("name", disk.name), ("backup", "yes"), ("type", "file")]
+                if let exportName = disk.exportName { attributes.append(("exportname", exportName)) }
+                return XMLTree.Node("disk", attributes, children: [XMLTree.Node("scratch", [("file", disk.scratchFile)])])
             }
-            element.append(.make("scratch", ["file": disk.scratchFile]))
-            disks.append(element)
-        }
-        for name in excludedDisks { disks.append(.make("disk", ["name": name, "backup": "no"])) }
-        return root.compactXML
+            + excludedDisks.map { XMLTree.Node("disk", [("name", $0), ("backup", "no")]) }
+        children.append(XMLTree.Node("disks", children: disks))
+        return XMLTree.Node("domainbackup", [("mode", "pull")], children: children).xml
     }
 }
 
@@ -76,11 +69,11 @@ public struct BackupDescription: Sendable, Hashable {
     public var disks: [Disk]
 
     public init(xml: String) throws(XMLFormatError) {
-        let root = try XMLElement.root(of: xml, named: "domainbackup")
+        let root = try XMLTree.parse(xml, root: "domainbackup")
         self.mode = root.attribute("mode") ?? "push"
         self.incremental = root.childText("incremental")
         self.socketPath = root.child("server")?.attribute("socket")
-        self.disks = (root.child("disks")?.elements(forName: "disk") ?? []).compactMap { element in
+        self.disks = (root.child("disks")?.children("disk") ?? []).compactMap { element in
             guard let name = element.attribute("name"), element.attribute("backup") != "no" else { return nil }
             return Disk(
                 name: name, exportName: element.attribute("exportname"),

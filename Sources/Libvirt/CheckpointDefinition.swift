@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// The XML that asks libvirt for a new checkpoint: a name and, per disk, whether it gets a dirty bitmap.
 public struct CheckpointDefinition: Sendable, Hashable {
@@ -21,13 +18,13 @@ public struct CheckpointDefinition: Sendable, Hashable {
 
     /// The `<domaincheckpoint>` document.
     public var xml: String {
-        let root = XMLElement.make("domaincheckpoint")
-        root.append(.make("name", text: name))
-        if let description { root.append(.make("description", text: description)) }
-        let disks = root.append(.make("disks"))
-        for disk in bitmapDisks { disks.append(.make("disk", ["name": disk, "checkpoint": "bitmap"])) }
-        for disk in excludedDisks { disks.append(.make("disk", ["name": disk, "checkpoint": "no"])) }
-        return root.compactXML
+        var children = [XMLTree.Node("name", text: name)]
+        if let description { children.append(XMLTree.Node("description", text: description)) }
+        let disks =
+            bitmapDisks.map { XMLTree.Node("disk", [("name", $0), ("checkpoint", "bitmap")]) }
+            + excludedDisks.map { XMLTree.Node("disk", [("name", $0), ("checkpoint", "no")]) }
+        children.append(XMLTree.Node("disks", children: disks))
+        return XMLTree.Node("domaincheckpoint", children: children).xml
     }
 }
 
@@ -51,14 +48,14 @@ public struct CheckpointDescription: Sendable, Hashable {
     public var disks: [Disk]
 
     public init(xml: String) throws(XMLFormatError) {
-        let root = try XMLElement.root(of: xml, named: "domaincheckpoint")
+        let root = try XMLTree.parse(xml, root: "domaincheckpoint")
         guard let name = root.childText("name"), !name.isEmpty else {
             throw XMLFormatError("checkpoint XML has no <name>")
         }
         self.name = name
         self.parent = root.child("parent")?.childText("name")
         self.creationTime = root.childText("creationTime").flatMap { Int64($0) }
-        self.disks = (root.child("disks")?.elements(forName: "disk") ?? []).compactMap { element in
+        self.disks = (root.child("disks")?.children("disk") ?? []).compactMap { element in
             guard let name = element.attribute("name") else { return nil }
             return Disk(
                 name: name, checkpoint: element.attribute("checkpoint") ?? "bitmap",

@@ -73,7 +73,22 @@ extension Domain {
 
     /// Ends the domain's active job. For a pull-mode backup this is the normal end: the NBD export closes and
     /// libvirt removes the scratch files it created.
-    public func abortJob() throws(LibvirtError) {
+    ///
+    /// Libvirt returns once QEMU was told to cancel, before the job is gone; a new job begun at that moment would be
+    /// refused. With `waitForEnd` (the default) the call returns only when the domain has no job left, polling every
+    /// 50 ms on the caller's thread for at most `timeout` seconds.
+    public func abortJob(waitForEnd: Bool = true, timeout: Double = 60) throws(LibvirtError) {
         guard virDomainAbortJob(handle) == 0 else { throw LibvirtError.last("virDomainAbortJob", subject: subject) }
+        guard waitForEnd else { return }
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while try jobStats().isActive {
+            guard ContinuousClock.now < deadline else {
+                throw LibvirtError(
+                    code: .operationTimeout,
+                    message: "the job was told to end but is still running after \(Int(timeout)) s; check QEMU's state",
+                    operation: "virDomainAbortJob", subject: subject)
+            }
+            usleep(50_000)
+        }
     }
 }

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// What Bulwark reads out of a domain's XML: its identity and its disks.
 public struct DomainDescription: Sendable, Hashable {
@@ -13,14 +10,14 @@ public struct DomainDescription: Sendable, Hashable {
 
     /// Parses libvirt domain XML.
     public init(xml: String) throws(XMLFormatError) {
-        let root = try XMLElement.root(of: xml, named: "domain")
+        let root = try XMLTree.parse(xml, root: "domain")
         guard let name = root.childText("name"), !name.isEmpty else {
             throw XMLFormatError("domain XML has no <name>")
         }
         self.name = name
         self.uuid = root.childText("uuid")?.lowercased() ?? ""
         self.virtType = root.attribute("type") ?? ""
-        self.disks = (root.child("devices")?.elements(forName: "disk") ?? []).compactMap(DiskDescription.init(element:))
+        self.disks = (root.child("devices")?.children("disk") ?? []).compactMap(DiskDescription.init(element:))
     }
 
     /// The disks Bulwark can protect: block or file backed disks (not CD-ROMs, not floppies).
@@ -59,7 +56,7 @@ public struct DiskDescription: Sendable, Hashable, Codable {
         self.alias = alias
     }
 
-    init?(element: XMLElement) {
+    init?(element: XMLTree.Element) {
         guard let target = element.child("target")?.attribute("dev") else { return nil }
         self.target = target
         self.bus = element.child("target")?.attribute("bus")

@@ -1,7 +1,5 @@
+internal import CLibXML2
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// A problem reading XML that libvirt or a caller handed over.
 public struct XMLFormatError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -10,50 +8,120 @@ public struct XMLFormatError: Error, Hashable, Sendable, CustomStringConvertible
     public var description: String { message }
 }
 
-extension XMLElement {
-    /// Parses `xml` and returns its root element, requiring the root to be named `rootName`.
-    static func root(of xml: String, named rootName: String) throws(XMLFormatError) -> XMLElement {
-        let document: XMLDocument
-        do {
-            document = try XMLDocument(xmlString: xml, options: [])
-        } catch {
-            throw XMLFormatError("not well-formed XML: \(error)")
+/// Strict XML reading and writing through libxml2, libvirt's own XML library.
+///
+/// Foundation's `XMLDocument` on Linux parses in libxml2's recovery mode (an unclosed document is accepted), expands
+/// entities, and crashes on empty input; Bulwark reads XML that decides what gets backed up, so it parses strictly,
+/// without entity expansion or network access.
+enum XMLTree {
+    private static let initialized: Void = xmlInitParser()
+
+    /// Parses `xml` and returns its root element, requiring it to be named `rootName`.
+    static func parse(_ xml: String, root rootName: String) throws(XMLFormatError) -> Element {
+        _ = initialized
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue)
+        let bytes = Array(xml.utf8)
+        guard !bytes.isEmpty else { throw XMLFormatError("not well-formed XML: the document is empty") }
+        let parsed = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                xmlReadMemory(chars.baseAddress, Int32(chars.count), nil, "UTF-8", options)
+            }
         }
-        guard let root = document.rootElement() else { throw XMLFormatError("XML without a root element") }
+        guard let parsed else {
+            let detail = xmlGetLastError().map { error in
+                let message = error.pointee.message.map { String(cString: $0) } ?? "parse error"
+                return "line \(error.pointee.line): \(message.trimmingCharacters(in: .whitespacesAndNewlines))"
+            } ?? "parse error"
+            xmlResetLastError()
+            throw XMLFormatError("not well-formed XML: \(detail)")
+        }
+        let document = Document(parsed)
+        guard let rootNode = xmlDocGetRootElement(parsed) else { throw XMLFormatError("XML without a root element") }
+        let root = Element(node: rootNode, document: document)
         guard root.name == rootName else {
-            throw XMLFormatError("expected <\(rootName)> as the root element, found <\(root.name ?? "")>")
+            throw XMLFormatError("expected <\(rootName)> as the root element, found <\(root.name)>")
         }
         return root
     }
 
-    func attribute(_ name: String) -> String? {
-        attribute(forName: name)?.stringValue
+    /// Owns a parsed libxml2 document; freed when the last element that refers to it goes away.
+    final class Document {
+        let pointer: xmlDocPtr
+        init(_ pointer: xmlDocPtr) { self.pointer = pointer }
+        deinit { xmlFreeDoc(pointer) }
     }
 
-    func child(_ name: String) -> XMLElement? {
-        elements(forName: name).first
-    }
+    /// One element of a parsed document.
+    struct Element {
+        let node: xmlNodePtr
+        let document: Document
 
-    func childText(_ name: String) -> String? {
-        child(name)?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+        var name: String { node.pointee.name.map { String(cString: $0) } ?? "" }
 
-    /// Creates `<name attr='value' ...>` with attributes in the given order; values are escaped by Foundation.
-    static func make(_ name: String, _ attributes: KeyValuePairs<String, String> = [:], text: String? = nil)
-        -> XMLElement
-    {
-        let element = XMLElement(name: name, stringValue: text)
-        for (key, value) in attributes {
-            element.addAttribute(XMLNode.attribute(withName: key, stringValue: value) as! XMLNode)
+        func attribute(_ name: String) -> String? {
+            guard let value = xmlGetProp(node, name) else { return nil }
+            defer { bulwark_xml_free(value) }
+            return String(cString: value)
         }
-        return element
+
+        /// Child elements called `name`, in document order.
+        func children(_ name: String) -> [Element] {
+            var result: [Element] = []
+            var child = node.pointee.children
+            while let current = child {
+                if current.pointee.type == XML_ELEMENT_NODE, current.pointee.name.map({ String(cString: $0) }) == name {
+                    result.append(Element(node: current, document: document))
+                }
+                child = current.pointee.next
+            }
+            return result
+        }
+
+        func child(_ name: String) -> Element? { children(name).first }
+
+        /// The element's text, trimmed.
+        var text: String {
+            guard let content = xmlNodeGetContent(node) else { return "" }
+            defer { bulwark_xml_free(content) }
+            return String(cString: content).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        func childText(_ name: String) -> String? { child(name)?.text }
     }
 
-    @discardableResult
-    func append(_ child: XMLElement) -> XMLElement {
-        addChild(child)
-        return child
-    }
+    /// An element to write: name, attributes in order, optional text, children.
+    struct Node {
+        var name: String
+        var attributes: [(String, String)] = []
+        var text: String?
+        var children: [Node] = []
 
-    var compactXML: String { xmlString(options: []) }
+        init(_ name: String, _ attributes: [(String, String)] = [], text: String? = nil, children: [Node] = []) {
+            self.name = name
+            self.attributes = attributes
+            self.text = text
+            self.children = children
+        }
+
+        /// The element as compact XML, escaped by libxml2.
+        var xml: String {
+            _ = XMLTree.initialized
+            guard let document = xmlNewDoc("1.0") else { return "" }
+            defer { xmlFreeDoc(document) }
+            let root = build(in: document)
+            xmlDocSetRootElement(document, root)
+            guard let buffer = xmlBufferCreate() else { return "" }
+            defer { xmlBufferFree(buffer) }
+            xmlNodeDump(buffer, document, root, 0, 0)
+            return xmlBufferContent(buffer).map { String(cString: $0) } ?? ""
+        }
+
+        private func build(in document: xmlDocPtr) -> xmlNodePtr? {
+            let node = xmlNewDocNode(document, nil, name, nil)
+            for (key, value) in attributes { xmlNewProp(node, key, value) }
+            if let text { xmlNodeAddContent(node, text) }
+            for child in children { xmlAddChild(node, child.build(in: document)) }
+            return node
+        }
+    }
 }

@@ -6,6 +6,11 @@ import Testing
 /// Whether the integration suite runs: it needs the real libvirtd and the guest kit, which `scripts/test` sets up.
 let integrationEnabled = ProcessInfo.processInfo.environment["BULWARK_INTEGRATION"] == "1"
 
+/// The integration suite: real libvirtd, real QEMU guests. Its suites run one after another, because guests under
+/// TCG on two cores boot slowly enough when alone.
+@Suite(.serialized, .enabled(if: integrationEnabled, "set BULWARK_INTEGRATION=1 (scripts/test does)"))
+enum IntegrationSuite {}
+
 /// The libvirt URI of the real daemon the suite runs against.
 let systemURI = ProcessInfo.processInfo.environment["BULWARK_LIBVIRT_URI"] ?? "qemu:///system"
 

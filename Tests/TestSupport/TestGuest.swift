@@ -59,6 +59,7 @@ public final class TestGuest: Sendable {
             let xml = try guest.domainXML(kernelArguments: kernelArguments)
             try await hypervisor.run { connection in try connection.defineDomain(xml: xml).start() }
             try await guest.waitUntilReady(count: 1)
+            if !kernelArguments.contains("bulwark.agent=0") { try await guest.waitForGuestAgent() }
         } catch {
             await guest.remove()
             throw error
@@ -74,6 +75,15 @@ public final class TestGuest: Sendable {
             let text = (try? String(contentsOfFile: log, encoding: .isoLatin1)) ?? ""
             if text.contains("BULWARK-FAILED") { throw TestFailure("guest init failed; console:\n\(text)") }
             return text.components(separatedBy: "BULWARK-READY").count - 1 >= count
+        }
+    }
+
+    /// Waits until libvirt sees the guest agent connected: the guest starts it before `BULWARK-READY`, but libvirt
+    /// learns of the connection a little later.
+    public func waitForGuestAgent() async throws {
+        let name = self.name
+        try await waitUntil("the guest agent of \(name) to answer", seconds: 120) {
+            try await hypervisor.run { try $0.domain(named: name).isGuestAgentAnswering(timeout: 5) }
         }
     }
 
