@@ -34,6 +34,20 @@ public struct BackupDefinition: Sendable, Hashable {
         self.excludedDisks = excludedDisks
     }
 
+    /// Throws `invalidArgument` naming the problem when libvirt would refuse the definition.
+    public func validate(subject: String? = nil) throws(LibvirtError) {
+        func refuse(_ message: String) -> LibvirtError {
+            LibvirtError(code: .invalidArgument, message: message, operation: "begin backup", subject: subject)
+        }
+        guard !disks.isEmpty else { throw refuse("a backup job needs at least one disk; name the disks to export") }
+        if let incremental, !CheckpointDefinition.isValidName(incremental) {
+            throw refuse("'\(incremental)' cannot be a checkpoint name, so no incremental backup can start from it")
+        }
+        guard !socketPath.isEmpty, socketPath.utf8.count < 108 else {
+            throw refuse("the NBD socket path must be 1 to 107 bytes long (a unix socket limit): '\(socketPath)'")
+        }
+    }
+
     /// The `<domainbackup mode='pull'>` document.
     public var xml: String {
         var children: [XMLTree.Node] = []

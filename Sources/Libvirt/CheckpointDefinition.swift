@@ -16,6 +16,31 @@ public struct CheckpointDefinition: Sendable, Hashable {
         self.excludedDisks = excludedDisks
     }
 
+    /// Whether libvirt's schema accepts `name` as a checkpoint name: letters, digits, `_` and `-`, then also `.`.
+    ///
+    /// Libvirt answers a bad name with a bare schema-validation failure; checking first lets the error say which
+    /// value was wrong.
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first else { return false }
+        func allowed(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || scalar == "-")
+        }
+        return allowed(first) && name.unicodeScalars.dropFirst().allSatisfy { allowed($0) || $0 == "." }
+    }
+
+    /// Throws `invalidArgument` naming the problem when libvirt would refuse the definition.
+    public func validate(subject: String? = nil) throws(LibvirtError) {
+        func refuse(_ message: String) -> LibvirtError {
+            LibvirtError(code: .invalidArgument, message: message, operation: "create checkpoint '\(name)'", subject: subject)
+        }
+        guard Self.isValidName(name) else {
+            throw refuse("checkpoint name '\(name)' is not allowed: use letters, digits, '_', '-' and (after the first character) '.'")
+        }
+        guard !bitmapDisks.isEmpty else {
+            throw refuse("a checkpoint needs at least one disk with a bitmap; name the disks to track")
+        }
+    }
+
     /// The `<domaincheckpoint>` document.
     public var xml: String {
         var children = [XMLTree.Node("name", text: name)]

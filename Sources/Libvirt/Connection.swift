@@ -64,7 +64,12 @@ public final class Connection {
         let domains = (0..<Int(count)).compactMap { list[$0].map { Domain(handle: $0, connection: self) } }
         var result: [DomainSummary] = []
         for domain in domains {
-            result.append(try domain.summary())
+            do {
+                result.append(try domain.summary())
+            } catch where error.code == .noDomain {
+                // A transient domain that stopped, or one that migrated away, while the list was read.
+                continue
+            }
         }
         return result.sorted { $0.name < $1.name }
     }

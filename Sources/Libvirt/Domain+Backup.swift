@@ -15,10 +15,12 @@ extension Domain {
             try whileFrozen { () throws(LibvirtError) in try beginBackup(definition, checkpoint: checkpoint) }
             return
         }
+        try definition.validate(subject: subject)
+        try checkpoint?.validate(subject: subject)
         // Libvirt would wait 30 s for the job lock a running backup holds and then fail with a lock timeout;
         // asking first gives the caller an immediate error that says what is going on.
-        let running = try jobStats()
-        if running.isActive {
+        // A driver without job statistics cannot tell; libvirt's own check then decides.
+        if let running = try? jobStats(), running.isActive {
             throw LibvirtError(
                 code: .operationInvalid,
                 message: running.isBackup

@@ -11,6 +11,7 @@ extension Domain {
         -> Checkpoint
     {
         let operation = "create checkpoint '\(definition.name)'"
+        try definition.validate(subject: subject)
         guard quiesce else { return try createCheckpoint(xml: definition.xml, flags: 0, operation: operation) }
         return try whileFrozen { () throws(LibvirtError) in
             try createCheckpoint(xml: definition.xml, flags: 0, operation: operation)

@@ -90,8 +90,14 @@ public final class Domain {
     ///
     /// The bitmaps inside the qcow2 files stay: libvirt only forgets them.
     public func undefine() throws(LibvirtError) {
-        let flags = VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA.rawValue | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
-        guard virDomainUndefineFlags(handle, flags) == 0 else {
+        let snapshots = VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
+        if virDomainUndefineFlags(handle, snapshots | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA.rawValue) == 0 { return }
+        let error = LibvirtError.last("virDomainUndefineFlags", subject: subject)
+        // Drivers without checkpoint support reject the flag; with no checkpoints there is nothing it would drop.
+        guard [.invalidArgument, .noSupport].contains(error.code), (try? checkpoints().isEmpty) ?? true else {
+            throw error
+        }
+        guard virDomainUndefineFlags(handle, snapshots) == 0 else {
             throw LibvirtError.last("virDomainUndefineFlags", subject: subject)
         }
     }

@@ -20,7 +20,7 @@ public struct DomainDescription: Sendable, Hashable {
         self.disks = (root.child("devices")?.children("disk") ?? []).compactMap(DiskDescription.init(element:))
     }
 
-    /// The disks Bulwark can protect: block or file backed disks (not CD-ROMs, not floppies).
+    /// The disks Bulwark can protect: every `device='disk'` (not CD-ROMs, floppies or LUN pass-through).
     public var protectableDisks: [DiskDescription] {
         disks.filter { $0.device == "disk" }
     }

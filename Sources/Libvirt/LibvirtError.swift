@@ -16,6 +16,7 @@ public struct LibvirtError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidArgument = Code(rawValue: 8)
         public static let operationFailed = Code(rawValue: 9)
         public static let xmlError = Code(rawValue: 27)
+        public static let xmlDetail = Code(rawValue: 35)
         public static let domainExists = Code(rawValue: 28)
         public static let operationDenied = Code(rawValue: 29)
         public static let systemError = Code(rawValue: 38)
@@ -30,6 +31,7 @@ public struct LibvirtError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let agentUnresponsive = Code(rawValue: 86)
         public static let resourceBusy = Code(rawValue: 87)
         public static let accessDenied = Code(rawValue: 88)
+        public static let xmlInvalidSchema = Code(rawValue: 92)
         public static let agentUnsynced = Code(rawValue: 97)
         public static let invalidCheckpoint = Code(rawValue: 102)
         public static let noCheckpoint = Code(rawValue: 103)
@@ -38,10 +40,10 @@ public struct LibvirtError: Error, Hashable, Sendable, CustomStringConvertible {
 
         private static let names: [Int32: String] = [
             1: "internalError", 3: "noSupport", 5: "noConnect", 8: "invalidArgument", 9: "operationFailed",
-            27: "xmlError", 28: "domainExists", 29: "operationDenied", 38: "systemError", 39: "rpc",
+            27: "xmlError", 35: "xmlDetail", 28: "domainExists", 29: "operationDenied", 38: "systemError", 39: "rpc",
             42: "noDomain", 55: "operationInvalid", 67: "configUnsupported", 68: "operationTimeout",
             74: "argumentUnsupported", 78: "operationAborted", 84: "operationUnsupported", 86: "agentUnresponsive",
-            87: "resourceBusy", 88: "accessDenied", 97: "agentUnsynced", 102: "invalidCheckpoint",
+            87: "resourceBusy", 88: "accessDenied", 92: "xmlInvalidSchema", 97: "agentUnsynced", 102: "invalidCheckpoint",
             103: "noCheckpoint", 104: "noBackup", 109: "checkpointInconsistent",
         ]
 

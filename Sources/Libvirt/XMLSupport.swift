@@ -12,7 +12,7 @@ public struct XMLFormatError: Error, Hashable, Sendable, CustomStringConvertible
 ///
 /// Foundation's `XMLDocument` on Linux parses in libxml2's recovery mode (an unclosed document is accepted), expands
 /// entities, and crashes on empty input; Bulwark reads XML that decides what gets backed up, so it parses strictly,
-/// without entity expansion or network access.
+/// without loading external entities or touching the network.
 enum XMLTree {
     private static let initialized: Void = xmlInitParser()
 

@@ -5,7 +5,7 @@ import Testing
 @Suite struct CheckpointXMLTests {
     @Test func definitionRoundTripsThroughDescription() throws {
         let definition = CheckpointDefinition(
-            name: "bulwark-2024-05-01T02:00:00Z", description: "nightly", bitmapDisks: ["vda", "vdb"],
+            name: "bulwark-20240501T020000Z", description: "nightly", bitmapDisks: ["vda", "vdb"],
             excludedDisks: ["sda"])
         let parsed = try CheckpointDescription(xml: definition.xml)
         #expect(parsed.name == definition.name)
@@ -16,19 +16,14 @@ import Testing
         #expect(parsed.creationTime == nil)
     }
 
-    /// Names and descriptions come from users and schedules; markup characters in them must stay text.
+    /// Descriptions come from users; markup in them must stay text. (Libvirt's schema keeps markup out of names, but
+    /// the writer must not depend on that.)
     @Test(arguments: [#"a<b&'""#, "]]>", "&amp;", "<name>x</name>", "tab\tand ünïcødé"])
-    func markupInNamesIsEscaped(name: String) throws {
+    func markupIsEscaped(name: String) throws {
         let definition = CheckpointDefinition(name: name, description: name, bitmapDisks: ["vd<a"])
         let parsed = try CheckpointDescription(xml: definition.xml)
         #expect(parsed.name == name)
         #expect(parsed.bitmapDisks == ["vd<a"])
-    }
-
-    @Test func emptyDefinitionStillNamesTheCheckpoint() throws {
-        let parsed = try CheckpointDescription(xml: CheckpointDefinition(name: "c0", bitmapDisks: []).xml)
-        #expect(parsed.name == "c0")
-        #expect(parsed.disks.isEmpty)
     }
 
     /// What `virDomainCheckpointGetXMLDesc` gives with `VIR_DOMAIN_CHECKPOINT_XML_SIZE` for a child checkpoint.

@@ -43,7 +43,10 @@ enum TestDriver {
         """
     }
 
-    /// Defines a domain (started when `running`), runs `body` with it, and removes it whatever happened.
+    /// Defines a domain (started when `running`), runs `body` with it, then stops it and tries to undefine it.
+    ///
+    /// The undefine fails on the test driver for now (see `undefinesADomainWithoutCheckpoints`); the leftover
+    /// definitions have unique names and vanish with the process.
     static func withDomain<T>(
         on connection: Connection, running: Bool = false, prefix: String = "vm", _ body: (Domain) throws -> T
     ) throws -> T {
