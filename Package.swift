@@ -22,6 +22,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; the providers tell SwiftPM which Debian package to suggest.
@@ -35,6 +37,15 @@ let package = Package(
         .target(name: "NBD", dependencies: ["CNBD"], swiftSettings: swiftSettings),
         .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: swiftSettings),
         .target(name: "BulwarkCore", swiftSettings: swiftSettings),
+        .target(
+            name: "BulwarkStore",
+            dependencies: ["BulwarkCore", "Zstd", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "BulwarkCatalog",
+            dependencies: ["BulwarkCore", .product(name: "GRDB", package: "GRDB.swift")],
+            resources: [.copy("Schema")],
+            swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "bulwarkd",
@@ -73,6 +84,10 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDTests", dependencies: ["NBD", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
+        .testTarget(name: "BulwarkCoreTests", dependencies: ["BulwarkCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BulwarkCatalogTests", dependencies: ["BulwarkCatalog", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Libvirt", "NBD", "TestSupport"],

@@ -1,0 +1,1 @@
+// BulwarkCatalog: the SQLite catalog.

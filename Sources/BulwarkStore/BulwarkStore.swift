@@ -1,0 +1,1 @@
+// BulwarkStore: the datastore (see docs/architecture.md).
