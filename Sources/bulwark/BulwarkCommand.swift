@@ -3,19 +3,18 @@ import BulwarkCore
 
 /// `bulwark`: the admin CLI.
 @main
-struct BulwarkCommand: ParsableCommand {
+struct BulwarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark",
         abstract: "Administer a Bulwark backup server.",
         discussion: """
-            bulwark manages datastores, agents, protection groups, backups, consistency checks and recovery on a \
-            Bulwark server. It talks to bulwarkd over its HTTPS API, which arrives with the server issue (#3); \
-            this build only reports its version.
-            """,
-        version: BulwarkVersion.current)
+            bulwark talks to bulwarkd over HTTPS. It takes the server from --server or BULWARK_SERVER, the admin \
+            token from --token or BULWARK_TOKEN, and the CA to trust from --ca or BULWARK_CA; with none of these \
+            it uses the local server whose data directory is BULWARK_DATA_DIR (default /var/lib/bulwark).
 
-    func run() throws {
-        printError("bulwark \(BulwarkVersion.current): no server API exists yet (issue #3); nothing to administer.")
-        throw ExitCode(69)
-    }
+            Exit codes: 0 success; 1 the server refused the request; 2 bad command line; 3 not found; \
+            4 wrong or missing admin token; 69 server unreachable or feature not available; 78 bad configuration.
+            """,
+        version: BulwarkVersion.current,
+        subcommands: [Status.self])
 }

@@ -1,27 +1,58 @@
 import ArgumentParser
 import BulwarkCore
+import BulwarkServer
+import Logging
+import ServiceLifecycle
 
 /// `bulwarkd`: the Bulwark backup server.
 @main
-struct BulwarkdCommand: ParsableCommand {
+struct BulwarkdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwarkd",
         abstract: "The Bulwark backup server: catalog, datastores, scheduler and API.",
         discussion: """
-            bulwarkd keeps the catalog of protected virtual machines in SQLite, stores recovery points in \
-            deduplicating datastores and serves the admin CLI and the agents over HTTPS. The server itself \
-            arrives with the server issue (#3): this build only reports its version and refuses to start.
+            bulwarkd serves the admin CLI and the agents over HTTPS. On first start it creates, in its data \
+            directory: a certificate authority (ca.pem, ca-key.pem), the server's TLS certificate, the admin \
+            token for local use (admin.token, mode 0600) and the file `address` with the URL clients use. \
+            SIGTERM or SIGINT stop it cleanly.
             """,
         version: BulwarkVersion.current)
 
     @Option(name: .long, help: "Directory for the catalog, certificates and admin token.")
     var dataDir = "/var/lib/bulwark"
 
-    @Option(name: .long, help: "Address to listen on, HOST:PORT.")
+    @Option(name: .long, help: "Address to listen on: HOST:PORT, [IPV6]:PORT, or :PORT for all interfaces (port 0 picks one).")
     var listen = "127.0.0.1:9443"
 
-    func run() throws {
-        printError("bulwarkd \(BulwarkVersion.current): the server is not built yet (issue #3); nothing was started.")
-        throw ExitCode(69)
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        do {
+            _ = try ServerConfiguration.parseListen(listen)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "bulwarkd")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let (host, port) = try ServerConfiguration.parseListen(listen)
+        let configuration = ServerConfiguration(dataDirectory: dataDir, host: host, port: port)
+        let api: any Service
+        do {
+            api = try BulwarkServerApplication.make(configuration: configuration, logger: logger)
+        } catch {
+            printError("bulwarkd: \(error)")
+            throw ExitCode(78)  // EX_CONFIG
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

@@ -1,0 +1,60 @@
+import BulwarkAPI
+import Hummingbird
+import Logging
+
+/// Turns every error into a JSON error answer, so clients never see an HTML page or an empty body, and no bad
+/// request ends as a 5xx.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BulwarkRequestContext
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let code = error.status == .notFound ? "not-found" : "http-\(error.status.code)"
+            let message =
+                error.status == .notFound
+                ? "no API endpoint \(request.method) \(request.uri.path); see docs/openapi.yaml"
+                : (error.body ?? error.status.reasonPhrase)
+            return try APIError(error.status, code: code, message: message).response(from: request, context: context)
+        } catch let error as DecodingError {
+            return try APIError.invalid("the request body is not what this endpoint takes: \(Self.describe(error))")
+                .response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed: \(error)")
+            return try APIError(.internalServerError, code: "internal", message: "the server failed: \(error)")
+                .response(from: request, context: context)
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): "missing field '\(key.stringValue)'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case .dataCorrupted(let context):
+            context.codingPath.isEmpty
+                ? "not valid JSON" : "bad value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        @unknown default: "undecodable"
+        }
+    }
+}
+
+/// Lets a request through only with the admin token: `Authorization: Bearer TOKEN`.
+struct AdminAuthMiddleware: RouterMiddleware {
+    typealias Context = BulwarkRequestContext
+    let verifier: AdminTokenVerifier
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            verifier.verify(String(header.dropFirst("Bearer ".count)))
+        else { throw APIError.unauthorized }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,35 @@
+/// How `bulwarkd` runs: where its data lives and where it listens.
+public struct ServerConfiguration: Sendable, Hashable {
+    public var dataDirectory: String
+    public var host: String
+    public var port: Int
+
+    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443) {
+        self.dataDirectory = dataDirectory
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all interfaces); port 0 picks a free port.
+    public static func parseListen(_ text: String) throws -> (host: String, port: Int) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ServerError(.invalidConfiguration, "--listen '\(text)': write an IPv6 address as [ADDRESS]:PORT")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw ServerError(.invalidConfiguration, "--listen '\(text)' has no port: write HOST:PORT, e.g. 127.0.0.1:9443")
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portText), (0...65_535).contains(port) else {
+            throw ServerError(.invalidConfiguration, "--listen '\(text)': the port must be a number from 0 to 65535")
+        }
+        return (host.isEmpty ? "0.0.0.0" : String(host), port)
+    }
+}
