@@ -109,7 +109,7 @@ let package = Package(
 
         .executableTarget(
             name: "bulwark-bench",
-            dependencies: ["NBD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["NBD", "BulwarkStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "bench/bulwark-bench",
             swiftSettings: swiftSettings),
 
@@ -132,7 +132,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BulwarkCatalogTests", dependencies: ["BulwarkCatalog", "TestSupport"], swiftSettings: swiftSettings),
+            name: "BulwarkCatalogTests",
+            dependencies: ["BulwarkCatalog", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Libvirt", "NBD", "TestSupport"],

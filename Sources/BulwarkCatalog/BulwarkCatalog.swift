@@ -1,1 +1,0 @@
-// BulwarkCatalog: the SQLite catalog.

@@ -1,0 +1,93 @@
+public import BulwarkCore
+public import Foundation
+import GRDB
+
+extension Catalog {
+    /// Records a datastore. Refuses a taken name, a taken path, and a path inside another datastore or holding one
+    /// (chunks would be counted twice and garbage collection of one would delete the other's data).
+    ///
+    /// The caller checks that the folder exists and is writable, and resolves symbolic links first.
+    @discardableResult
+    public func addDatastore(
+        name: ResourceName, path: AbsolutePath, chunkSize: ChunkSize = .default, now: Date = Date()
+    ) async throws -> DatastoreInfo {
+        try await write { db in
+            if let existing = try DatastoreRecord.fetchOne(
+                db, sql: "SELECT * FROM datastore WHERE name = ?", arguments: [name.rawValue])
+            {
+                throw CatalogError(
+                    .alreadyExists,
+                    "a datastore named '\(existing.name)' already exists (at \(existing.path)); choose another name")
+            }
+            for other in try DatastoreRecord.fetchAll(db) {
+                let otherPath = try AbsolutePath(parsing: other.path)
+                if otherPath == path {
+                    throw CatalogError(
+                        .alreadyExists,
+                        "datastore '\(other.name)' already uses \(path); choose another folder")
+                }
+                if otherPath.contains(path) || path.contains(otherPath) {
+                    throw CatalogError(
+                        .conflict,
+                        "\(path) is \(otherPath.contains(path) ? "inside" : "a parent of") datastore '\(other.name)' (\(otherPath)); datastores must not nest: choose a separate folder")
+                }
+            }
+            var record = DatastoreRecord(name: name.rawValue, path: path.path, chunkSize: chunkSize.bytes, createdAt: now)
+            try record.insert(db)
+            return DatastoreInfo(name: name, path: path, chunkSize: chunkSize, createdAt: now)
+        }
+    }
+
+    /// Every datastore, by name.
+    public func datastores() async throws -> [DatastoreInfo] {
+        try await read { db in
+            try DatastoreRecord.fetchAll(db, sql: "SELECT * FROM datastore ORDER BY name").map {
+                try Self.datastoreInfo(db, $0)
+            }
+        }
+    }
+
+    /// The datastore named `name`.
+    public func datastore(named name: ResourceName) async throws -> DatastoreInfo {
+        try await read { db in try Self.datastoreInfo(db, try Self.datastoreRecord(db, named: name)) }
+    }
+
+    /// Forgets a datastore. Refuses while a group uses it or recovery points live in it; its files stay on disk.
+    public func removeDatastore(named name: ResourceName) async throws {
+        try await write { db in
+            let record = try Self.datastoreRecord(db, named: name)
+            let groups = try String.fetchAll(
+                db, sql: "SELECT name FROM protection_group WHERE datastore_id = ? ORDER BY name",
+                arguments: [record.id])
+            guard groups.isEmpty else {
+                throw CatalogError(
+                    .conflict,
+                    "datastore '\(record.name)' is used by protection group\(groups.count == 1 ? "" : "s") \(groups.joined(separator: ", ")); delete \(groups.count == 1 ? "that group" : "those groups") first",
+                    candidates: groups)
+            }
+            let points = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM recovery_point WHERE datastore_id = ?", arguments: [record.id]) ?? 0
+            guard points == 0 else {
+                throw CatalogError(
+                    .conflict,
+                    "datastore '\(record.name)' holds \(points) recovery point\(points == 1 ? "" : "s"); delete them (group delete --delete-data) before removing it")
+            }
+            try record.delete(db)
+        }
+    }
+
+    static func datastoreInfo(_ db: Database, _ record: DatastoreRecord) throws -> DatastoreInfo {
+        let groups = try String.fetchAll(
+            db, sql: "SELECT name FROM protection_group WHERE datastore_id = ? ORDER BY name", arguments: [record.id])
+        let points = try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM recovery_point WHERE datastore_id = ?", arguments: [record.id]) ?? 0
+        do {
+            return DatastoreInfo(
+                name: try ResourceName(stored: record.name), path: try AbsolutePath(parsing: record.path),
+                chunkSize: try ChunkSize(bytes: record.chunkSize), createdAt: record.createdAt,
+                groups: try groups.map { try ResourceName(stored: $0) }, recoveryPointCount: points)
+        } catch let error as ValidationError {
+            throw CatalogError(.corrupt, "datastore '\(record.name)' has an invalid record (\(error)); restore the catalog")
+        }
+    }
+}

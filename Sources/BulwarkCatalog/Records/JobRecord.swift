@@ -1,0 +1,20 @@
+import Foundation
+import GRDB
+
+/// A row of `job`.
+struct JobRecord: CatalogRecord, PersistableRecord {
+    static let databaseTableName = "job"
+    var id: String
+    var kind: String
+    var subject: String
+    var vmUuid: String?
+    var groupId: Int64?
+    var datastoreId: Int64?
+    var state: String
+    var phase: String?
+    var createdAt: Date
+    var startedAt: Date?
+    var endedAt: Date?
+    var error: String?
+    var progress: Double
+}

@@ -1,0 +1,12 @@
+/// What an alert is about. An open set: new kinds need no catalog migration.
+public struct AlertKind: OpenStringValue {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let syncFailed: AlertKind = "sync-failed"
+    public static let replicaInconsistent: AlertKind = "replica-inconsistent"
+    public static let recoveryPointDamaged: AlertKind = "recovery-point-damaged"
+    public static let agentUnreachable: AlertKind = "agent-unreachable"
+    public static let datastoreLowSpace: AlertKind = "datastore-low-space"
+    public static let crashConsistentOnly: AlertKind = "crash-consistent-only"
+}

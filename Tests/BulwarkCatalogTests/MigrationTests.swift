@@ -1,0 +1,135 @@
+@testable import BulwarkCatalog
+import BulwarkCore
+import Foundation
+import GRDB
+import Testing
+import TestSupport
+
+@Suite struct MigrationTests {
+    @Test func freshFileIsMigratedInWALModeWithForeignKeys() async throws {
+        try await withCatalog { catalog, _ in
+            #expect(Catalog.schemaVersion >= 1)
+            #expect(try await catalog.storedSchemaVersion() == Catalog.schemaVersion)
+            let (journal, foreignKeys, tables) = try await catalog.pool.read { db in
+                (
+                    try String.fetchOne(db, sql: "PRAGMA journal_mode"),
+                    try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
+                    try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                )
+            }
+            #expect(journal == "wal")
+            #expect(foreignKeys == 1)
+            for table in ["server_identity", "admin_token", "datastore", "agent", "enrollment_token", "vm", "vm_disk",
+                          "protection_group", "group_member", "checkpoint", "recovery_point", "job", "job_log", "alert"] {
+                #expect(tables.contains(table), "missing table \(table)")
+            }
+        }
+    }
+
+    @Test func reopeningIsIdempotentAndKeepsData() async throws {
+        let directory = try TemporaryDirectory("bulwark-catalog")
+        defer { directory.cleanUp() }
+        let file = directory.file("catalog.sqlite")
+        let identity: ServerIdentity
+        do {
+            let catalog = try await Catalog.open(path: file)
+            identity = try await catalog.serverIdentity(now: t0)
+            _ = try await catalog.addDatastore(name: name("main"), path: path("/srv/main"), now: t0)
+        }
+        for _ in 0..<3 {
+            let catalog = try Catalog(path: file)
+            #expect(try await catalog.storedSchemaVersion() == Catalog.schemaVersion)
+            #expect(try await catalog.serverIdentity() == identity)
+            #expect(try await catalog.datastores().map(\.name) == [name("main")])
+        }
+    }
+
+    @Test func refusesACatalogFromANewerBulwarkd() async throws {
+        let directory = try TemporaryDirectory("bulwark-catalog")
+        defer { directory.cleanUp() }
+        let file = directory.file("catalog.sqlite")
+        let future = SchemaMigration(version: 4242, name: "4242-future.sql", sql: "CREATE TABLE future (x);")
+        _ = try Catalog(path: file, migrations: try SchemaMigration.bundled() + [future])
+        await expectCatalogError(
+            .schemaTooNew,
+            "catalog schema version 4242 is newer than this bulwarkd understands (\(Catalog.schemaVersion)); upgrade bulwarkd"
+        ) {
+            try await Catalog.open(path: file)
+        }
+        // Refusing must not have touched the file.
+        let again = try Catalog(path: file, migrations: try SchemaMigration.bundled() + [future])
+        #expect(try await again.storedSchemaVersion() == 4242)
+    }
+
+    @Test func appliesOnlyNewerMigrationsAndKeepsData() async throws {
+        let directory = try TemporaryDirectory("bulwark-catalog")
+        defer { directory.cleanUp() }
+        let file = directory.file("catalog.sqlite")
+        let bundled = try SchemaMigration.bundled()
+        do {
+            let catalog = try Catalog(path: file, migrations: bundled)
+            _ = try await catalog.addDatastore(name: name("main"), path: path("/srv/main"), now: t0)
+        }
+        let next = SchemaMigration(
+            version: bundled.count + 1, name: "next.sql", sql: "ALTER TABLE datastore ADD COLUMN note TEXT;")
+        let upgraded = try Catalog(path: file, migrations: bundled + [next])
+        #expect(try await upgraded.storedSchemaVersion() == bundled.count + 1)
+        #expect(try await upgraded.datastores().count == 1)
+        let columns = try await upgraded.pool.read { db in try db.columns(in: "datastore").map(\.name) }
+        #expect(columns.contains("note"))
+    }
+
+    @Test func aFailingMigrationChangesNothing() async throws {
+        let directory = try TemporaryDirectory("bulwark-catalog")
+        defer { directory.cleanUp() }
+        let file = directory.file("catalog.sqlite")
+        let bundled = try SchemaMigration.bundled()
+        _ = try Catalog(path: file, migrations: bundled)
+        let good = SchemaMigration(version: bundled.count + 1, name: "good.sql", sql: "CREATE TABLE extra (x);")
+        let bad = SchemaMigration(version: bundled.count + 2, name: "bad.sql", sql: "CREATE TABLE broken (;")
+        await expectCatalogError(.corrupt, "bad.sql") {
+            try Catalog(path: file, migrations: bundled + [good, bad])
+        }
+        let catalog = try Catalog(path: file, migrations: bundled)
+        #expect(try await catalog.storedSchemaVersion() == bundled.count)
+        #expect(try await catalog.pool.read { db in try db.tableExists("extra") } == false)
+    }
+
+    @Test func bundledMigrationsAreNumberedWithoutGaps() throws {
+        let migrations = try SchemaMigration.bundled()
+        #expect(migrations.map(\.version) == Array(1...migrations.count))
+        #expect(migrations.first?.name == "0001-initial.sql")
+    }
+
+    @Test func foreignKeysAreEnforced() async throws {
+        try await withCatalog { catalog, _ in
+            await #expect(throws: DatabaseError.self) {
+                try await catalog.pool.write { db in
+                    try db.execute(sql: """
+                        INSERT INTO protection_group (name, datastore_id, policy, created_at, modified_at)
+                        VALUES ('gold', 99, '{}', '2026-01-01', '2026-01-01')
+                        """)
+                }
+            }
+            await #expect(throws: DatabaseError.self) {
+                try await catalog.pool.write { db in
+                    try db.execute(sql: "INSERT INTO vm_disk (vm_uuid, target, format, capacity_bytes) VALUES ('nope', 'vda', 'raw', 1)")
+                }
+            }
+            // A VM with recovery points cannot be deleted behind the catalog's back.
+            _ = try await catalog.addDatastore(name: name("main"), path: path("/srv/main"), now: t0)
+            try await addHost(catalog, "kvm1")
+            let vm = reported("web1")
+            try await catalog.replaceInventory(host: "kvm1", vms: [vm], now: t0)
+            try await catalog.insertRecoveryPoint(NewRecoveryPoint(
+                vmUUID: vm.uuid, group: nil, datastore: name("main"), createdAt: t0, syncKind: .full,
+                consistency: .crashConsistent, logicalBytes: 1, storedBytes: 1, transferredBytes: 1,
+                retainUntil: t0.addingTimeInterval(86_400)))
+            await #expect(throws: DatabaseError.self) {
+                try await catalog.pool.write { db in
+                    try db.execute(sql: "DELETE FROM vm WHERE uuid = ?", arguments: [vm.uuid.uuidString.lowercased()])
+                }
+            }
+        }
+    }
+}
