@@ -30,4 +30,3 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     }
 }
 
-extension APIErrorBody: ResponseEncodable {}

@@ -1,7 +1,9 @@
-public import BulwarkAPI
+import BulwarkAPI
+import BulwarkCatalog
 import BulwarkCore
+import Crypto
 import Foundation
-public import Hummingbird
+import Hummingbird
 import HummingbirdTLS
 public import Logging
 import NIOCore
@@ -16,21 +18,32 @@ public enum BulwarkServerApplication {
     public static func make(
         configuration: ServerConfiguration, logger: Logger,
         onRunning: @escaping @Sendable (String) async -> Void = { _ in }
-    ) throws -> some Service {
+    ) async throws -> some Service {
         let directory = ServerDataDirectory(path: configuration.dataDirectory)
         try directory.prepare()
+        let catalog: Catalog
+        do {
+            catalog = try await Catalog.open(path: directory.catalogPath)
+        } catch {
+            throw ServerError(.dataDirectory, "cannot open the catalog \(directory.catalogPath): \(error)", cause: error)
+        }
         let ca = try directory.loadOrCreateCA()
         let adminToken = try directory.loadOrCreateAdminToken()
+        try await registerAdminToken(adminToken, in: catalog)
         let certificate = try directory.issueServerCertificate(ca: ca, host: configuration.host)
         let tls = try tlsConfiguration(certificatePEM: certificate.certificatePEM, keyPEM: certificate.keyPEM)
-        let state = ServerState(startedAt: Date(), serverID: try directory.loadOrCreateServerID())
+        let identity = try await catalog.serverIdentity()
+        let startedAt = Date()
 
         let router = Router(context: BulwarkRequestContext.self)
         router.add(middleware: ErrorMiddleware())
-        let api = router.group("v1").add(middleware: AdminAuthMiddleware(verifier: AdminTokenVerifier(tokens: [adminToken])))
+        let api = router.group("v1").add(middleware: AdminAuthMiddleware(catalog: catalog))
         api.get("status") { _, _ in
-            ServerStatus(version: BulwarkVersion.current, serverID: state.serverID, startedAt: state.startedAt, datastores: 0)
+            ServerStatus(
+                version: BulwarkVersion.current, serverID: identity.serverID.uuidString.lowercased(),
+                startedAt: startedAt, datastores: try await catalog.datastores().count)
         }
+        DatastoreRoutes(catalog: catalog).register(on: api)
 
         let host = configuration.host
         return Application(
@@ -61,25 +74,13 @@ public enum BulwarkServerApplication {
     }
 }
 
-/// What the API handlers share.
-struct ServerState: Sendable {
-    let startedAt: Date
-    let serverID: String
-}
-
-extension ServerStatus: ResponseEncodable {}
-
-extension ServerDataDirectory {
-    /// The server's identity, made on first start.
-    func loadOrCreateServerID() throws -> String {
-        let path = file("server-id")
-        if let id = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-            !id.isEmpty
-        {
-            return id
-        }
-        let id = UUID().uuidString.lowercased()
-        try Self.writeAtomically(id + "\n", to: path, mode: 0o644)
-        return id
+/// Records the data directory's admin token in the catalog, once.
+private func registerAdminToken(_ token: String, in catalog: Catalog) async throws {
+    guard let digest = TokenDigest(SHA256.hash(data: Data(token.utf8))) else { return }
+    do {
+        try await catalog.addAdminToken(digest, label: "data-dir")
+    } catch let error as CatalogError where error.code == .alreadyExists {
+        // Known from an earlier start.
     }
 }
+

@@ -1,4 +1,7 @@
 import BulwarkAPI
+import BulwarkCatalog
+import Crypto
+import Foundation
 import Hummingbird
 import Logging
 
@@ -25,6 +28,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return try APIError.invalid("the request body is not what this endpoint takes: \(Self.describe(error))")
                 .response(from: request, context: context)
         } catch {
+            if let mapped = APIError(mapping: error) { return try mapped.response(from: request, context: context) }
             context.logger.error("request failed: \(error)")
             return try APIError(.internalServerError, code: "internal", message: "the server failed: \(error)")
                 .response(from: request, context: context)
@@ -44,17 +48,22 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// Lets a request through only with the admin token: `Authorization: Bearer TOKEN`.
+/// Lets a request through only with a known admin token: `Authorization: Bearer TOKEN`.
 struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = BulwarkRequestContext
-    let verifier: AdminTokenVerifier
+    let catalog: Catalog
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            verifier.verify(String(header.dropFirst("Bearer ".count)))
+            let digest = TokenDigest(SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8)))
         else { throw APIError.unauthorized }
+        do {
+            _ = try await catalog.verifyAdminToken(digest)
+        } catch let error as CatalogError where error.code == .unauthorized {
+            throw APIError.unauthorized
+        }
         return try await next(request, context)
     }
 }

@@ -16,5 +16,5 @@ struct BulwarkCommand: AsyncParsableCommand {
             4 wrong or missing admin token; 69 server unreachable or feature not available; 78 bad configuration.
             """,
         version: BulwarkVersion.current,
-        subcommands: [Status.self])
+        subcommands: [Status.self, DatastoreCommand.self])
 }

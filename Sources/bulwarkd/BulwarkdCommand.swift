@@ -45,7 +45,7 @@ struct BulwarkdCommand: AsyncParsableCommand {
         let configuration = ServerConfiguration(dataDirectory: dataDir, host: host, port: port)
         let api: any Service
         do {
-            api = try BulwarkServerApplication.make(configuration: configuration, logger: logger)
+            api = try await BulwarkServerApplication.make(configuration: configuration, logger: logger)
         } catch {
             printError("bulwarkd: \(error)")
             throw ExitCode(78)  // EX_CONFIG

@@ -12,7 +12,7 @@ import Testing
             let status: ServerStatus = try await client.get("/v1/status")
             #expect(!status.serverID.isEmpty)
             #expect(status.version.isEmpty == false)
-            for file in ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "admin.token", "address", "server-id"] {
+            for file in ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "admin.token", "address", "catalog.sqlite"] {
                 #expect(FileManager.default.fileExists(atPath: "\(directory.path)/\(file)"), "\(file)")
             }
             for secret in ["ca-key.pem", "server-key.pem", "admin.token"] {

@@ -12,7 +12,7 @@ func withServer(_ body: (BulwarkAPIClient, ServerDataDirectory) async throws -> 
     var logger = Logger(label: "bulwarkd-test")
     logger.logLevel = .warning
     let (addresses, published) = AsyncStream.makeStream(of: String.self)
-    let api = try BulwarkServerApplication.make(
+    let api = try await BulwarkServerApplication.make(
         configuration: ServerConfiguration(dataDirectory: directory.path, host: "127.0.0.1", port: 0), logger: logger,
         onRunning: { published.yield($0) })
     let group = ServiceGroup(configuration: .init(services: [.init(service: api)], logger: logger))

@@ -76,7 +76,8 @@ public struct TemporaryDirectory: Sendable {
     public let path: String
 
     public init(_ prefix: String = "bulwark-test") throws {
-        let base = ProcessInfo.processInfo.environment["BULWARK_TEST_TMP"] ?? NSTemporaryDirectory()
+        var base = ProcessInfo.processInfo.environment["BULWARK_TEST_TMP"] ?? NSTemporaryDirectory()
+        while base.count > 1, base.hasSuffix("/") { base.removeLast() }
         path = "\(base)/\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
