@@ -1,1 +1,0 @@
-// BulwarkStore: the datastore (see docs/architecture.md).

@@ -1,0 +1,79 @@
+import Foundation
+
+extension Datastore {
+    /// Stores one chunk of plain bytes unless the datastore has it already, and returns its digest.
+    ///
+    /// A full chunk of zeros is not stored: the result carries ``zeroDigest``. A new chunk is compressed (zstd
+    /// level 1, raw when that does not shrink it), written to a temporary file in its folder, flushed, renamed into
+    /// place and the folder flushed, so a crash leaves either no chunk or a whole one. A chunk that exists gets its
+    /// modification time refreshed instead, so that garbage collection's grace period protects it while the caller
+    /// builds the index that reuses it.
+    ///
+    /// - Parameter expected: the digest the sender claims; the chunk is refused with `digestMismatch` when the
+    ///   bytes hash to something else.
+    public func writeChunk(_ bytes: [UInt8], expecting expected: ChunkDigest? = nil) throws(DatastoreError)
+        -> ChunkWriteResult
+    {
+        guard !bytes.isEmpty, bytes.count <= chunkSize else {
+            throw DatastoreError(
+                .invalidArgument,
+                "a chunk of \(bytes.count) bytes does not fit the datastore at \(root), whose chunks hold 1 to "
+                    + "\(chunkSize) bytes; split the data at the datastore's chunk size")
+        }
+        let digest = bytes.count == chunkSize && Self.isAllZero(bytes) ? zeroDigest : ChunkDigest.of(bytes)
+        if let expected, expected != digest {
+            throw DatastoreError(
+                .digestMismatch,
+                "the chunk sent as \(expected) has SHA-256 \(digest); the data was damaged on the way: send it again",
+                digest: expected)
+        }
+        if digest == zeroDigest, bytes.count == chunkSize {
+            return ChunkWriteResult(digest: digest, storedBytes: 0, isNew: false, isZero: true)
+        }
+        let path = chunkPath(digest)
+        if try FileSystem.touch(path), let status = FileSystem.status(path) {
+            return ChunkWriteResult(digest: digest, storedBytes: Int(status.size), isNew: false, isZero: false)
+        }
+        let folder = chunkFolder(digest)
+        if try FileSystem.makeDirectory(folder) { try FileSystem.syncDirectory(chunksPath) }
+        let file = ChunkFile.encoding(bytes).bytes
+        // Two writers of the same chunk each rename their own whole temporary file; the second rename replaces
+        // identical bytes, atomically, so readers see one whole file throughout.
+        try FileSystem.writeAtomically(file, to: path)
+        return ChunkWriteResult(digest: digest, storedBytes: file.count, isNew: true, isZero: false)
+    }
+
+    /// Whether the datastore holds the chunk (always `true` for ``zeroDigest``). Does not read or check it.
+    public func hasChunk(_ digest: ChunkDigest) -> Bool {
+        digest == zeroDigest || FileSystem.exists(chunkPath(digest))
+    }
+
+    /// The plain bytes of a chunk, after checking its CRC-32, decompressing and checking its SHA-256.
+    ///
+    /// ``zeroDigest`` reads as a full chunk of zeros. Throws `chunkMissing`, `chunkCorrupt` (damaged header,
+    /// length or CRC, or a payload that does not decompress) or `digestMismatch`.
+    public func readChunk(_ digest: ChunkDigest) throws(DatastoreError) -> [UInt8] {
+        if digest == zeroDigest { return [UInt8](repeating: 0, count: chunkSize) }
+        let path = chunkPath(digest)
+        guard let bytes = try FileSystem.read(path) else {
+            throw DatastoreError(
+                .chunkMissing,
+                "chunk \(digest) is missing from the datastore at \(root) (no \(path)); the recovery points that "
+                    + "use it are damaged: run a verify, and the next sync of a VM that still has the data stores it again",
+                digest: digest)
+        }
+        return try ChunkFile.decode(bytes, digest: digest, path: path, maximumLength: chunkSize)
+    }
+
+    /// Whether every byte is zero; stops at the first that is not, so random data costs next to nothing.
+    static func isAllZero(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            let words = buffer.count / 8
+            for index in 0..<words where buffer.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != 0 {
+                return false
+            }
+            for index in (words * 8)..<buffer.count where buffer[index] != 0 { return false }
+            return true
+        }
+    }
+}
