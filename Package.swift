@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "BulwarkServerTests",
             dependencies: [
-                "BulwarkServer", "BulwarkClient", "BulwarkAPI", "TestSupport",
+                "BulwarkServer", "BulwarkClient", "BulwarkAPI", "BulwarkCatalog", "BulwarkCore", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

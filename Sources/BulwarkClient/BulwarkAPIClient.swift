@@ -43,6 +43,18 @@ public final class BulwarkAPIClient: Sendable {
         try await send(.POST, path, body: body)
     }
 
+    public func patch<Body: Encodable, Response: Decodable>(
+        _ path: String, _ body: Body, as type: Response.Type = Response.self
+    ) async throws(ClientError) -> Response {
+        try await send(.PATCH, path, body: body)
+    }
+
+    public func delete<Response: Decodable>(_ path: String, as type: Response.Type = Response.self)
+        async throws(ClientError) -> Response
+    {
+        try await send(.DELETE, path, body: Optional<Empty>.none)
+    }
+
     private struct Empty: Codable {}
 
     private func send<Body: Encodable, Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Body?)
@@ -78,6 +90,7 @@ public final class BulwarkAPIClient: Sendable {
             let body = try? decoder.decode(APIErrorBody.self, from: bytes)
             let message = body?.error.message ?? "the server answered \(response.status.code) \(response.status.reasonPhrase)"
             switch (response.status.code, body?.error.code) {
+            case (_, "not-available"): throw ClientError(.notAvailable, message)
             case (401, _), (403, _): throw ClientError(.unauthorized, message)
             case (404, _): throw ClientError(.notFound, message)
             case (501, _): throw ClientError(.notAvailable, message)

@@ -26,7 +26,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         .unauthorized, code: "unauthorized",
         message: "missing or wrong admin token: pass --token, set BULWARK_TOKEN, or read it from the server's data directory")
     static func notAvailable(_ what: String, issue: Int) -> APIError {
-        APIError(.notImplemented, code: "not-available", message: "\(what) is not available yet (arrives with issue #\(issue))")
+        // A 4xx, not 501: the server is not failing, it does not offer this yet; clients read the code.
+        APIError(.notFound, code: "not-available", message: "\(what) is not available yet (arrives with issue #\(issue))")
     }
 }
 

@@ -44,6 +44,9 @@ public enum BulwarkServerApplication {
                 startedAt: startedAt, datastores: try await catalog.datastores().count)
         }
         DatastoreRoutes(catalog: catalog).register(on: api)
+        GroupRoutes(catalog: catalog).register(on: api)
+        InventoryRoutes(catalog: catalog).register(on: api)
+        OperationRoutes(catalog: catalog).register(on: api)
 
         let host = configuration.host
         return Application(

@@ -5,3 +5,11 @@ public import Hummingbird
 extension APIErrorBody: ResponseEncodable {}
 extension ServerStatus: ResponseEncodable {}
 extension DatastoreView: ResponseEncodable {}
+extension GroupView: ResponseEncodable {}
+extension VMView: ResponseEncodable {}
+extension RecoveryPointView: ResponseEncodable {}
+extension MaintenanceReport: ResponseEncodable {}
+extension JobView: ResponseEncodable {}
+extension AlertView: ResponseEncodable {}
+extension EnrollmentTokenView: ResponseEncodable {}
+extension AgentView: ResponseEncodable {}

@@ -16,5 +16,8 @@ struct BulwarkCommand: AsyncParsableCommand {
             4 wrong or missing admin token; 69 server unreachable or feature not available; 78 bad configuration.
             """,
         version: BulwarkVersion.current,
-        subcommands: [Status.self, DatastoreCommand.self])
+        subcommands: [
+            Status.self, DatastoreCommand.self, AgentCommand.self, VMCommand.self, GroupCommand.self, Points.self,
+            Jobs.self, JobCommand.self, Verify.self, GC.self, Alerts.self,
+        ])
 }

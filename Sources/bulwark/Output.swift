@@ -30,3 +30,10 @@ extension String {
         addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? self
     }
 }
+
+extension String {
+    /// The string as one URL query value.
+    var queryEscaped: String {
+        addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+?/"))) ?? self
+    }
+}

@@ -1,0 +1,103 @@
+public import BulwarkCore
+public import Foundation
+
+/// A job: a backup, check, recovery or maintenance run, with its state and phase.
+public struct JobView: Codable, Sendable, Hashable {
+    /// One log line of a job.
+    public struct LogLine: Codable, Sendable, Hashable {
+        public var time: Date
+        public var level: String
+        public var message: String
+        public init(time: Date, level: String, message: String) {
+            self.time = time
+            self.level = level
+            self.message = message
+        }
+    }
+
+    public var id: String
+    public var kind: String
+    public var subject: String
+    public var state: JobState
+    public var phase: JobPhase?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var endedAt: Date?
+    public var error: String?
+    public var progress: Double
+    /// Present in `GET /v1/jobs/{id}`.
+    public var log: [LogLine]?
+
+    public init(
+        id: String, kind: String, subject: String, state: JobState, phase: JobPhase?, createdAt: Date,
+        startedAt: Date?, endedAt: Date?, error: String?, progress: Double, log: [LogLine]? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.subject = subject
+        self.state = state
+        self.phase = phase
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.error = error
+        self.progress = progress
+        self.log = log
+    }
+}
+
+/// An alert: something an administrator should look at.
+public struct AlertView: Codable, Sendable, Hashable {
+    public var id: String
+    public var kind: String
+    public var severity: String
+    public var subject: String
+    public var message: String
+    public var raisedAt: Date
+    public var resolvedAt: Date?
+
+    public init(
+        id: String, kind: String, severity: String, subject: String, message: String, raisedAt: Date, resolvedAt: Date?
+    ) {
+        self.id = id
+        self.kind = kind
+        self.severity = severity
+        self.subject = subject
+        self.message = message
+        self.raisedAt = raisedAt
+        self.resolvedAt = resolvedAt
+    }
+}
+
+/// `POST /v1/agents/tokens`: a one-time enrollment token for a new agent.
+public struct EnrollmentTokenRequest: Codable, Sendable, Hashable {
+    /// How long the token is valid: 5m to 30d, e.g. `24h` (default).
+    public var expires: String?
+    public init(expires: String? = nil) { self.expires = expires }
+}
+
+/// A new enrollment token: shown once, stored only as a digest.
+public struct EnrollmentTokenView: Codable, Sendable, Hashable {
+    public var token: String
+    public var expiresAt: Date
+    public init(token: String, expiresAt: Date) {
+        self.token = token
+        self.expiresAt = expiresAt
+    }
+}
+
+/// An enrolled agent (a KVM host).
+public struct AgentView: Codable, Sendable, Hashable {
+    public var host: String
+    public var certificateFingerprint: String
+    public var enrolledAt: Date
+    public var lastSeenAt: Date?
+    public var vmCount: Int
+    public init(host: String, certificateFingerprint: String, enrolledAt: Date, lastSeenAt: Date?, vmCount: Int) {
+        self.host = host
+        self.certificateFingerprint = certificateFingerprint
+        self.enrolledAt = enrolledAt
+        self.lastSeenAt = lastSeenAt
+        self.vmCount = vmCount
+    }
+}

@@ -1,0 +1,106 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Hummingbird
+
+/// `/v1/groups`: protection groups, their policies and members.
+struct GroupRoutes {
+    let catalog: Catalog
+
+    func register(on group: RouterGroup<BulwarkRequestContext>) {
+        group.post("groups") { request, context in
+            let body = try await request.decode(as: GroupCreateRequest.self, context: context)
+            let name = try ResourceName(body.name, field: "group name")
+            let datastore = try ResourceName(body.datastore, field: "--datastore")
+            let policy = try ProtectionPolicy.default.applying(body.policy, now: Date(), calendar: .current)
+            let info = try await catalog.createGroup(name: name, datastore: datastore, policy: policy)
+            return EditedResponse(status: .created, response: Self.view(info))
+        }
+        group.get("groups") { _, _ in
+            try await catalog.groups().map { Self.view($0) }
+        }
+        group.get("groups/:name") { _, context in
+            Self.view(try await catalog.group(named: try Self.name(context)))
+        }
+        group.patch("groups/:name") { request, context in
+            let body = try await request.decode(as: GroupModifyRequest.self, context: context)
+            let name = try Self.name(context)
+            guard !body.policy.isEmpty else {
+                throw APIError.invalid("nothing to change: give at least one policy option, such as --retention-days")
+            }
+            let options = body.policy
+            let now = Date()
+            return Self.view(
+                try await catalog.modifyGroupPolicy(named: name) { current in
+                    try current.applying(options, now: now, calendar: .current)
+                })
+        }
+        group.delete("groups/:name") { request, context in
+            let name = try Self.name(context)
+            let deleteData = request.uri.queryParameters["deleteData"].map { $0 == "true" } ?? false
+            let info = try await catalog.group(named: name)
+            let deleted = deleteData ? try await deletePoints(of: info, vms: info.members.map(\.vmUUID)) : nil
+            var view = Self.view(try await catalog.deleteGroup(named: name))
+            view.deletedPoints = deleted
+            return view
+        }
+        group.post("groups/:name/members") { request, context in
+            let body = try await request.decode(as: GroupMembersRequest.self, context: context)
+            let references = try Self.references(body.vms)
+            return Self.view(try await catalog.addMembers(group: try Self.name(context), vms: references))
+        }
+        group.post("groups/:name/members/remove") { request, context in
+            let body = try await request.decode(as: GroupMembersRequest.self, context: context)
+            let name = try Self.name(context)
+            let references = try Self.references(body.vms)
+            var deleted: Int?
+            if body.deleteData == true {
+                let info = try await catalog.group(named: name)
+                var uuids: [UUID] = []
+                for reference in references { uuids.append(try await catalog.resolveVM(reference).uuid) }
+                deleted = try await deletePoints(of: info, vms: uuids)
+            }
+            var view = Self.view(try await catalog.removeMembers(group: name, vms: references))
+            view.deletedPoints = deleted
+            return view
+        }
+    }
+
+    /// Deletes the recovery points the group made for `vms`: the datastore's indexes first, then the catalog rows,
+    /// so a failure half-way leaves rows whose data is gone only for points already deleted on disk.
+    func deletePoints(of group: GroupInfo, vms: [UUID]) async throws -> Int {
+        let datastore = try await catalog.datastore(named: group.datastore)
+        var deleted = 0
+        for vm in vms {
+            for point in try await catalog.recoveryPoints(vm: vm) where point.group == group.name {
+                let path = datastore.path.path
+                try await runBlocking {
+                    let store = try Datastore.open(at: path)
+                    let reference = RecoveryPointRef(vm: vm, point: point.id)
+                    if try store.listRecoveryPoints().contains(reference) { try store.deleteRecoveryPoint(reference) }
+                }
+                try await catalog.deleteRecoveryPoint(id: point.id)
+                deleted += 1
+            }
+        }
+        return deleted
+    }
+
+    static func name(_ context: BulwarkRequestContext) throws -> ResourceName {
+        try ResourceName(try context.parameters.require("name"), field: "group name")
+    }
+
+    static func references(_ texts: [String]) throws -> [VMReference] {
+        guard !texts.isEmpty else { throw APIError.invalid("name at least one VM: HOST/NAME, UUID, or NAME") }
+        return try texts.map { try VMReference(parsing: $0) }
+    }
+
+    static func view(_ info: GroupInfo) -> GroupView {
+        GroupView(
+            name: info.name.rawValue, datastore: info.datastore.rawValue, policy: info.policy,
+            createdAt: info.createdAt, modifiedAt: info.modifiedAt,
+            members: info.members.map { .init(uuid: $0.vmUUID, name: $0.vmName, host: $0.host, addedAt: $0.addedAt) })
+    }
+}

@@ -1,0 +1,93 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Hummingbird
+
+/// `/v1/vms`, `/v1/points`, `/v1/verify`, `/v1/gc`, and the operations that arrive with later issues.
+struct InventoryRoutes {
+    let catalog: Catalog
+
+    /// How long a chunk nobody references is kept before garbage collection removes it: longer than any sync
+    /// could run, so chunks a running sync uploaded but has not committed yet survive.
+    static let gcGracePeriod: Duration = .seconds(24 * 3600)
+
+    func register(on group: RouterGroup<BulwarkRequestContext>) {
+        group.get("vms") { request, _ in
+            let host = request.uri.queryParameters["host"].map(String.init)
+            let unprotected = request.uri.queryParameters["unprotected"] == "true"
+            return try await catalog.vms(host: host, unprotectedOnly: unprotected).map(Self.view)
+        }
+        group.get("points") { request, _ in
+            guard let text = request.uri.queryParameters["vm"] else {
+                throw APIError.invalid("name the VM: ?vm=HOST/NAME, a UUID, or a unique NAME")
+            }
+            let vm = try await catalog.resolveVM(try VMReference(parsing: String(text)))
+            return try await catalog.recoveryPoints(vm: vm.uuid).map(Self.view)
+        }
+        group.post("verify") { request, _ in
+            try await maintain(request) { store, name in
+                let report = try store.verify()
+                return MaintenanceReport(
+                    datastore: name,
+                    summary: "\(report.pointsChecked) points, \(report.chunksChecked) chunks checked; "
+                        + "\(report.badChunks.count) damaged chunks",
+                    damagedChunks: report.badChunks.map(\.digest.description),
+                    damagedPoints: report.damagedPoints.map(\.point.description), ok: report.isClean)
+            }
+        }
+        group.post("gc") { request, _ in
+            try await maintain(request) { store, name in
+                let report = try store.collectGarbage(gracePeriod: Self.gcGracePeriod)
+                return MaintenanceReport(
+                    datastore: name,
+                    summary: "\(report.chunksRemoved) chunks (\(report.bytesRemoved) bytes) removed, "
+                        + "\(report.chunksKeptForGracePeriod) kept for the grace period, "
+                        + "\(report.incompletePointsRemoved) incomplete points removed",
+                    ok: true)
+            }
+        }
+        for (path, what, issue) in [
+            ("backup", "starting a backup", 4), ("check", "a manual consistency check", 4),
+            ("recover", "recovery", 6), ("jobs/:id/cancel", "cancelling a job", 5),
+        ] {
+            group.post(RouterPath(path)) { _, _ -> Response in throw APIError.notAvailable(what, issue: issue) }
+        }
+    }
+
+    /// Runs a maintenance pass on one datastore (`?datastore=NAME`) or on all of them, off the cooperative pool.
+    func maintain(
+        _ request: Request, _ body: @escaping @Sendable (Datastore, String) throws -> MaintenanceReport
+    ) async throws -> [MaintenanceReport] {
+        let targets: [DatastoreInfo]
+        if let name = request.uri.queryParameters["datastore"] {
+            targets = [try await catalog.datastore(named: try ResourceName(String(name), field: "--datastore"))]
+        } else {
+            targets = try await catalog.datastores()
+        }
+        var reports: [MaintenanceReport] = []
+        for target in targets {
+            let path = target.path.path
+            let name = target.name.rawValue
+            reports.append(try await runBlocking { try body(try Datastore.open(at: path), name) })
+        }
+        return reports
+    }
+
+    static func view(_ info: VMInfo) -> VMView {
+        VMView(
+            uuid: info.uuid, name: info.name, host: info.host, state: info.state.rawValue,
+            guestAgentAnswering: info.guestAgentAnswering, lastReportedAt: info.lastReportedAt,
+            disks: info.disks.map { .init(target: $0.target, format: $0.format, capacityBytes: $0.capacityBytes, path: $0.path) },
+            group: info.group?.rawValue)
+    }
+
+    static func view(_ info: RecoveryPointInfo) -> RecoveryPointView {
+        RecoveryPointView(
+            id: info.id.description, vm: info.vmUUID, vmName: info.vmName, group: info.group?.rawValue,
+            datastore: info.datastore.rawValue, createdAt: info.createdAt, syncKind: info.syncKind,
+            consistency: info.consistency, logicalBytes: info.logicalBytes, storedBytes: info.storedBytes,
+            transferredBytes: info.transferredBytes, state: info.state, retainUntil: info.retainUntil)
+    }
+}

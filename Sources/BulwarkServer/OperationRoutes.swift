@@ -1,0 +1,70 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import Crypto
+import Foundation
+import Hummingbird
+
+/// `/v1/jobs`, `/v1/alerts` and `/v1/agents`.
+struct OperationRoutes {
+    let catalog: Catalog
+
+    func register(on group: RouterGroup<BulwarkRequestContext>) {
+        group.get("jobs") { request, _ in
+            var filter = JobFilter()
+            filter.activeOnly = request.uri.queryParameters["running"] == "true"
+            if let vm = request.uri.queryParameters["vm"] {
+                filter.vmUUID = try await catalog.resolveVM(try VMReference(parsing: String(vm))).uuid
+            }
+            return try await catalog.jobs(filter).map { Self.view($0) }
+        }
+        group.get("jobs/:id") { _, context in
+            let id = try JobID(parsing: try context.parameters.require("id"))
+            let detail = try await catalog.job(id: id)
+            return Self.view(
+                detail.job, log: detail.log.map { .init(time: $0.time, level: $0.level.rawValue, message: $0.message) })
+        }
+        group.get("alerts") { request, _ in
+            let all = request.uri.queryParameters["all"] == "true"
+            return try await catalog.alerts(includeResolved: all).map {
+                AlertView(
+                    id: $0.id.description, kind: $0.kind.rawValue, severity: $0.severity.rawValue, subject: $0.subject,
+                    message: $0.message, raisedAt: $0.raisedAt, resolvedAt: $0.resolvedAt)
+            }
+        }
+        group.post("agents/tokens") { request, context in
+            let body = try await request.decode(as: EnrollmentTokenRequest.self, context: context)
+            let lifetime = try body.expires.map { try EnrollmentTokenLifetime.parse($0) } ?? EnrollmentTokenLifetime.default
+            let token = ServerDataDirectory.randomToken()
+            guard let digest = TokenDigest(SHA256.hash(data: Data(token.utf8))) else {
+                throw APIError(.internalServerError, code: "internal", message: "could not hash the token")
+            }
+            let info = try await catalog.createEnrollmentToken(
+                digest, expiresAt: Date().addingTimeInterval(TimeInterval(lifetime.seconds)))
+            return EditedResponse(status: .created, response: EnrollmentTokenView(token: token, expiresAt: info.expiresAt))
+        }
+        group.get("agents") { _, _ in try await catalog.agents().map { Self.view($0) } }
+        group.get("agents/:host") { _, context in
+            Self.view(try await catalog.agent(host: try context.parameters.require("host")))
+        }
+        group.delete("agents/:host") { _, context in
+            let host = try context.parameters.require("host")
+            let agent = try await catalog.agent(host: host)
+            _ = try await catalog.removeAgent(host: host)
+            return Self.view(agent)
+        }
+    }
+
+    static func view(_ info: JobInfo, log: [JobView.LogLine]? = nil) -> JobView {
+        JobView(
+            id: info.id.description, kind: info.kind.rawValue, subject: info.subject, state: info.state, phase: info.phase,
+            createdAt: info.createdAt, startedAt: info.startedAt, endedAt: info.endedAt, error: info.error,
+            progress: info.progress, log: log)
+    }
+
+    static func view(_ info: AgentInfo) -> AgentView {
+        AgentView(
+            host: info.host, certificateFingerprint: info.certificateFingerprint, enrolledAt: info.enrolledAt,
+            lastSeenAt: info.lastSeenAt, vmCount: info.vmCount)
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import BulwarkAPI
+import BulwarkClient
+import BulwarkCore
+import Foundation
+
+/// `bulwark jobs`.
+struct Jobs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+    @Flag(name: .long, help: "Only queued or running jobs.") var running = false
+    @Option(name: .long, help: "Only jobs of this VM (HOST/NAME, UUID or NAME).") var vm: String?
+    @Flag(name: .long, help: "Print JSON.") var json = false
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        var query: [String] = []
+        if running { query.append("running=true") }
+        if let vm { query.append("vm=\(vm.queryEscaped)") }
+        let path = "/v1/jobs" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let jobs: [JobView] = try await server.withClient { client throws(ClientError) in try await client.get(path) }
+        if json { return try printJSON(jobs) }
+        if jobs.isEmpty { return print("no jobs") }
+        printTable(
+            ["ID", "KIND", "SUBJECT", "STATE", "PHASE", "CREATED"],
+            jobs.map { [$0.id, $0.kind, $0.subject, $0.state.rawValue, $0.phase?.rawValue ?? "-", $0.createdAt.formatted(.iso8601)] })
+    }
+}
+
+/// `bulwark job show|cancel`.
+struct JobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job", abstract: "Show or cancel one job.", subcommands: [Show.self, Cancel.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a job and its log.")
+        @Argument(help: "The job's id.") var id: String
+        @Flag(name: .long, help: "Print JSON.") var json = false
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let job: JobView = try await server.withClient { client throws(ClientError) in
+                try await client.get("/v1/jobs/\(id.pathEscaped)")
+            }
+            if json { return try printJSON(job) }
+            print("job       \(job.id)")
+            print("kind      \(job.kind) of \(job.subject)")
+            print("state     \(job.state.rawValue)\(job.phase.map { " (\($0.rawValue))" } ?? "")")
+            if let error = job.error { print("error     \(error)") }
+            for line in job.log ?? [] { print("\(line.time.formatted(.iso8601)) \(line.level) \(line.message)") }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job.")
+        @Argument(help: "The job's id.") var id: String
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let job: JobView = try await server.withClient { client throws(ClientError) in
+                try await client.post("/v1/jobs/\(id.pathEscaped)/cancel", [String: String]())
+            }
+            print("job \(job.id) is \(job.state.rawValue)")
+        }
+    }
+}
+
+/// `bulwark alerts`.
+struct Alerts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List open alerts.")
+    @Flag(name: .long, help: "Include resolved alerts.") var all = false
+    @Flag(name: .long, help: "Print JSON.") var json = false
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let path = "/v1/alerts" + (all ? "?all=true" : "")
+        let alerts: [AlertView] = try await server.withClient { client throws(ClientError) in try await client.get(path) }
+        if json { return try printJSON(alerts) }
+        if alerts.isEmpty { return print("no open alerts") }
+        printTable(
+            ["SEVERITY", "KIND", "SUBJECT", "RAISED", "MESSAGE"],
+            alerts.map { [$0.severity, $0.kind, $0.subject, $0.raisedAt.formatted(.iso8601), $0.message] })
+    }
+}
+
+/// `bulwark agent ...`.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Enroll and manage protection agents (KVM hosts).",
+        subcommands: [Token.self, List.self, Show.self, Remove.self])
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a one-time enrollment token for a new agent.",
+            discussion: "Give it to `bulwark-agent enroll --server URL --token TOKEN` on the KVM host; it works once.")
+        @Option(name: .long, help: "How long the token is valid: 5m to 30d (default 24h).") var expires: String?
+        @Flag(name: .long, help: "Print JSON.") var json = false
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let request = EnrollmentTokenRequest(expires: expires)
+            let token: EnrollmentTokenView = try await server.withClient { client throws(ClientError) in
+                try await client.post("/v1/agents/tokens", request)
+            }
+            if json { try printJSON(token) } else {
+                print(token.token)
+                printError("valid once, until \(token.expiresAt.formatted(.iso8601))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List enrolled agents.")
+        @Flag(name: .long, help: "Print JSON.") var json = false
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let agents: [AgentView] = try await server.withClient { client throws(ClientError) in try await client.get("/v1/agents") }
+            if json { return try printJSON(agents) }
+            if agents.isEmpty { return print("no agents; make a token with: bulwark agent token") }
+            printTable(
+                ["HOST", "VMS", "ENROLLED", "LAST SEEN"],
+                agents.map { [$0.host, "\($0.vmCount)", $0.enrolledAt.formatted(.iso8601), $0.lastSeenAt?.formatted(.iso8601) ?? "never"] })
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one agent.")
+        @Argument(help: "The agent's host name.") var host: String
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let agent: AgentView = try await server.withClient { client throws(ClientError) in
+                try await client.get("/v1/agents/\(host.pathEscaped)")
+            }
+            try printJSON(agent)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget an agent; its VMs' recovery points stay.")
+        @Argument(help: "The agent's host name.") var host: String
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let agent: AgentView = try await server.withClient { client throws(ClientError) in
+                try await client.delete("/v1/agents/\(host.pathEscaped)")
+            }
+            print("removed agent \(agent.host)")
+        }
+    }
+}
