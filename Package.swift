@@ -109,7 +109,10 @@ let package = Package(
 
         .executableTarget(
             name: "bulwark-bench",
-            dependencies: ["NBD", "BulwarkStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "NBD", "BulwarkStore", "BulwarkCatalog", "BulwarkCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "bench/bulwark-bench",
             swiftSettings: swiftSettings),
 
