@@ -130,6 +130,8 @@ let package = Package(
             name: "BulwarkServerTests",
             dependencies: [
                 "BulwarkServer", "BulwarkClient", "BulwarkAPI", "BulwarkCatalog", "BulwarkCore", "TestSupport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

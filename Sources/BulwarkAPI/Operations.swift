@@ -101,3 +101,31 @@ public struct AgentView: Codable, Sendable, Hashable {
         self.vmCount = vmCount
     }
 }
+
+/// `POST /v1/enroll`: an agent asks for its client certificate with a one-time enrollment token.
+public struct EnrollmentRequest: Codable, Sendable, Hashable {
+    public var token: String
+    /// The host's name, as the agent will be known (`bulwark agent show HOST`).
+    public var host: String
+    /// A PEM certificate signing request for the agent's own key.
+    public var csr: String
+
+    public init(token: String, host: String, csr: String) {
+        self.token = token
+        self.host = host
+        self.csr = csr
+    }
+}
+
+/// The answer to an enrollment: the agent's client certificate and the CA to trust.
+public struct EnrollmentResponse: Codable, Sendable, Hashable {
+    public var certificate: String
+    public var caCertificate: String
+    public var host: String
+
+    public init(certificate: String, caCertificate: String, host: String) {
+        self.certificate = certificate
+        self.caCertificate = caCertificate
+        self.host = host
+    }
+}

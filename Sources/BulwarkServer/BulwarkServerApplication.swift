@@ -31,12 +31,14 @@ public enum BulwarkServerApplication {
         let adminToken = try directory.loadOrCreateAdminToken()
         try await registerAdminToken(adminToken, in: catalog)
         let certificate = try directory.issueServerCertificate(ca: ca, host: configuration.host)
-        let tls = try tlsConfiguration(certificatePEM: certificate.certificatePEM, keyPEM: certificate.keyPEM)
+        let tls = try tlsConfiguration(
+            certificatePEM: certificate.certificatePEM, keyPEM: certificate.keyPEM, caPEM: try ca.certificatePEM())
         let identity = try await catalog.serverIdentity()
         let startedAt = Date()
 
         let router = Router(context: BulwarkRequestContext.self)
         router.add(middleware: ErrorMiddleware())
+        EnrollmentRoutes(catalog: catalog, ca: ca).register(on: router)
         let api = router.group("v1").add(middleware: AdminAuthMiddleware(catalog: catalog))
         api.get("status") { _, _ in
             ServerStatus(
@@ -68,11 +70,15 @@ public enum BulwarkServerApplication {
             logger: logger)
     }
 
-    static func tlsConfiguration(certificatePEM: String, keyPEM: String) throws -> TLSConfiguration {
+    /// TLS for every caller: admins and enrolling agents present no certificate; enrolled agents present one the CA
+    /// signed, and a certificate from anyone else fails the handshake.
+    static func tlsConfiguration(certificatePEM: String, keyPEM: String, caPEM: String) throws -> TLSConfiguration {
         let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .optionalVerification
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
         return configuration
     }
 }

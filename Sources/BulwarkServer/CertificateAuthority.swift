@@ -72,6 +72,41 @@ public struct CertificateAuthority: Sendable {
         return (certificate, key)
     }
 
+    /// Signs an agent's certificate signing request: a client certificate (TLS client auth only) naming `host`,
+    /// valid 2 years. Refuses a request whose signature does not match its key, so nobody gets a certificate for a
+    /// key they do not hold.
+    public func issueAgentCertificate(csrPEM: String, host: String, now: Date = Date()) throws -> Certificate {
+        let csr: CertificateSigningRequest
+        do {
+            csr = try CertificateSigningRequest(pemEncoded: csrPEM)
+        } catch {
+            throw ServerError(.invalidRequest, "the certificate signing request is not a PEM CSR: \(error)")
+        }
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            throw ServerError(.invalidRequest, "the certificate signing request's signature does not match its key")
+        }
+        return try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: csr.publicKey,
+            notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(2 * 365 * 86_400),
+            issuer: certificate.subject, subject: try DistinguishedName { CommonName(host) },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.clientAuth])
+                SubjectAlternativeNames([.dnsName(host)])
+                AuthorityKeyIdentifier(keyIdentifier: try self.certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: privateKey)
+    }
+
+    /// The SHA-256 of a certificate's DER encoding in lower-case hex: how the catalog names an agent's certificate.
+    public static func fingerprint(of certificate: Certificate) throws -> String {
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// The network-order bytes of an IPv4 or IPv6 address in text form.
     static func ipAddressBytes(_ text: String) -> [UInt8]? {
         var v4 = in_addr()

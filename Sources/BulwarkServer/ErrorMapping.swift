@@ -8,6 +8,8 @@ extension APIError {
         switch error {
         case let error as ValidationError:
             self = .invalid(error.description)
+        case let error as ServerError where error.code == .invalidRequest:
+            self = .invalid(error.message)
         case let error as CatalogError:
             switch error.code {
             case .notFound: self = .notFound(error.message)

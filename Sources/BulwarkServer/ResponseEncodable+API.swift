@@ -13,3 +13,4 @@ extension JobView: ResponseEncodable {}
 extension AlertView: ResponseEncodable {}
 extension EnrollmentTokenView: ResponseEncodable {}
 extension AgentView: ResponseEncodable {}
+extension EnrollmentResponse: ResponseEncodable {}

@@ -8,6 +8,7 @@ public struct ServerError: Error, CustomStringConvertible, Sendable {
         public static let invalidConfiguration = Code("invalid-configuration")
         public static let dataDirectory = Code("data-directory")
         public static let listen = Code("listen")
+        public static let invalidRequest = Code("invalid-request")
 
         public var description: String { rawValue }
     }
