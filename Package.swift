@@ -37,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CNBD", pkgConfig: "libnbd", providers: [.apt(["libnbd-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libvirt speaks XML; libxml2 (libvirt's own XML library) reads and writes it strictly.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
 
@@ -46,7 +47,7 @@ let package = Package(
         .target(name: "BulwarkCore", swiftSettings: swiftSettings),
         .target(
             name: "BulwarkStore",
-            dependencies: ["BulwarkCore", "Zstd", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["BulwarkCore", "Zstd", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .target(
             name: "BulwarkCatalog",
