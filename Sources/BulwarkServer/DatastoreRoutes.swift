@@ -34,7 +34,15 @@ struct DatastoreRoutes {
         do {
             _ = try await runBlocking { try Datastore.create(at: path.path, chunkSize: chunkSize.bytes) }
         } catch {
-            try? await catalog.removeDatastore(named: name)
+            do {
+                try await catalog.removeDatastore(named: name)
+            } catch let rollback {
+                throw APIError(
+                    .internalServerError, code: "inconsistent",
+                    message: "creating \(path) failed (\(error)) and the catalog entry could not be taken back (\(rollback))")
+            }
+            // A folder the server cannot read or write is the caller's choice to fix, not a server failure.
+            if let error = error as? DatastoreError, error.code == .io { throw APIError.invalid(error.message) }
             throw error
         }
         return try await show(info)

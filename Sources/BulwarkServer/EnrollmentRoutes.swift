@@ -17,7 +17,18 @@ struct EnrollmentRoutes {
             guard let digest = TokenDigest(SHA256.hash(data: Data(body.token.utf8))) else { throw APIError.unauthorized }
             // Sign first (it checks the CSR), then spend the token and record the agent in one transaction: a bad
             // CSR does not burn the token, and a used token yields no certificate.
-            let certificate = try ca.issueAgentCertificate(csrPEM: body.csr, host: body.host)
+            guard Self.isValidHostName(body.host) else {
+                throw APIError.invalid(
+                    "host '\(body.host)' is not a host name: use 1–253 characters of letters, digits, '-' and '.'")
+            }
+            let certificate: Certificate
+            do {
+                certificate = try ca.issueAgentCertificate(csrPEM: body.csr, host: body.host)
+            } catch let error as ServerError {
+                throw error
+            } catch {
+                throw APIError.invalid("cannot issue a certificate for this request: \(error)")
+            }
             let pem = try certificate.serializeAsPEM().pemString
             do {
                 _ = try await catalog.enrollAgent(
@@ -33,5 +44,11 @@ struct EnrollmentRoutes {
                 status: .created,
                 response: EnrollmentResponse(certificate: pem, caCertificate: try ca.certificatePEM(), host: body.host))
         }
+    }
+
+    /// A DNS-style host name: what a certificate's DNS name can carry.
+    static func isValidHostName(_ host: String) -> Bool {
+        guard (1...253).contains(host.utf8.count), !host.hasPrefix("-"), !host.hasPrefix(".") else { return false }
+        return host.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == ".") }
     }
 }

@@ -57,9 +57,17 @@ struct GroupRoutes {
             let references = try Self.references(body.vms)
             var deleted: Int?
             if body.deleteData == true {
+                // Every VM must be a member before any data goes: a refusal must not leave points deleted.
                 let info = try await catalog.group(named: name)
+                let members = Set(info.members.map(\.vmUUID))
                 var uuids: [UUID] = []
-                for reference in references { uuids.append(try await catalog.resolveVM(reference).uuid) }
+                for reference in references {
+                    let vm = try await catalog.resolveVM(reference)
+                    guard members.contains(vm.uuid) else {
+                        throw APIError.invalid("VM \(vm.reference) is not a member of protection group '\(name)'; nothing was removed")
+                    }
+                    uuids.append(vm.uuid)
+                }
                 deleted = try await deletePoints(of: info, vms: uuids)
             }
             var view = Self.view(try await catalog.removeMembers(group: name, vms: references))

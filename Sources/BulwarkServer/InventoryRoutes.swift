@@ -70,7 +70,11 @@ struct InventoryRoutes {
         for target in targets {
             let path = target.path.path
             let name = target.name.rawValue
-            reports.append(try await runBlocking { try body(try Datastore.open(at: path), name) })
+            do {
+                reports.append(try await runBlocking { try body(try Datastore.open(at: path), name) })
+            } catch {
+                reports.append(MaintenanceReport(datastore: name, summary: "cannot run: \(error)", ok: false))
+            }
         }
         return reports
     }

@@ -44,9 +44,20 @@ public struct ServerDataDirectory: Sendable {
 
     /// The CA, created on first start.
     public func loadOrCreateCA() throws -> CertificateAuthority {
-        if let certificate = try? String(contentsOfFile: caCertificatePath, encoding: .utf8),
-            let key = try? String(contentsOfFile: caKeyPath, encoding: .utf8)
-        {
+        let manager = FileManager.default
+        let present = [caCertificatePath, caKeyPath].filter { manager.fileExists(atPath: $0) }
+        if present.count == 1 {
+            // Making a new CA here would silently cut off every enrolled agent and every client that trusts it.
+            throw ServerError(
+                .dataDirectory,
+                "only \(present[0]) of the CA is in \(path); restore ca.pem and ca-key.pem together from a backup")
+        }
+        if present.count == 2 {
+            guard let certificate = try? String(contentsOfFile: caCertificatePath, encoding: .utf8),
+                let key = try? String(contentsOfFile: caKeyPath, encoding: .utf8)
+            else {
+                throw ServerError(.dataDirectory, "cannot read the CA (ca.pem, ca-key.pem) in \(path); check their owner and mode")
+            }
             do {
                 return try CertificateAuthority(certificatePEM: certificate, privateKeyPEM: key)
             } catch {
@@ -88,6 +99,10 @@ public struct ServerDataDirectory: Sendable {
         {
             return token
         }
+        if FileManager.default.fileExists(atPath: adminTokenPath) {
+            throw ServerError(
+                .dataDirectory, "\(adminTokenPath) exists but cannot be read or is empty; fix it, or delete it to make a new token")
+        }
         let token = Self.randomToken()
         try Self.writeAtomically(token + "\n", to: adminTokenPath, mode: 0o600)
         return token
@@ -113,10 +128,12 @@ public struct ServerDataDirectory: Sendable {
         }
         let bytes = Array(contents.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
+        var failure = written == bytes.count ? 0 : (written < 0 ? errno : ENOSPC)
+        if failure == 0, fsync(fd) != 0 { failure = errno }
         close(fd)
-        guard written == bytes.count, synced == 0, rename(temporary, target) == 0 else {
-            let reason = String(cString: strerror(errno))
+        if failure == 0, rename(temporary, target) != 0 { failure = errno }
+        guard failure == 0 else {
+            let reason = String(cString: strerror(failure))
             unlink(temporary)
             throw ServerError(.dataDirectory, "cannot write \(target): \(reason)")
         }

@@ -11,10 +11,7 @@ extension Domain {
     public func beginBackup(
         _ definition: BackupDefinition, checkpoint: CheckpointDefinition? = nil, quiesce: Bool = false
     ) throws(LibvirtError) {
-        if quiesce {
-            try whileFrozen { () throws(LibvirtError) in try beginBackup(definition, checkpoint: checkpoint) }
-            return
-        }
+        // Everything that can refuse the request is checked before the guest is frozen for it.
         try definition.validate(subject: subject)
         try checkpoint?.validate(subject: subject)
         // Libvirt would wait 30 s for the job lock a running backup holds and then fail with a lock timeout;
@@ -28,10 +25,13 @@ extension Domain {
                     : "another job (operation \(running.operation ?? -1)) is running on this domain; wait for it to end",
                 operation: "virDomainBackupBegin", subject: subject)
         }
-        guard virDomainBackupBegin(handle, definition.xml, checkpoint?.xml, 0) == 0 else {
-            let about = definition.incremental.map { "incremental from checkpoint '\($0)'" } ?? "full"
-            throw LibvirtError.last("virDomainBackupBegin", subject: "\(about) backup of \(subject)")
+        let begin = { () throws(LibvirtError) in
+            guard virDomainBackupBegin(self.handle, definition.xml, checkpoint?.xml, 0) == 0 else {
+                let about = definition.incremental.map { "incremental from checkpoint '\($0)'" } ?? "full"
+                throw LibvirtError.last("virDomainBackupBegin", subject: "\(about) backup of \(self.subject)")
+            }
         }
+        if quiesce { try whileFrozen(begin) } else { try begin() }
     }
 
     /// The running backup job's XML: export names, dirty-bitmap export names, scratch files.

@@ -14,9 +14,12 @@ extension Domain {
         }
         let result = Result { () throws(LibvirtError) in try body() }
         if virDomainFSThaw(handle, nil, 0, 0) < 0 {
-            let thawError = LibvirtError.last("virDomainFSThaw", subject: "thaw \(subject) after quiescing")
-            // A failure of the body is the more useful error; a thaw failure after success must not pass silently.
-            if case .success = result { throw thawError }
+            var thawError = LibvirtError.last("virDomainFSThaw", subject: "thaw \(subject) after quiescing")
+            // The guest's filesystems may still be frozen: that must reach the caller whatever else failed.
+            if case .failure(let bodyError) = result {
+                thawError.message += "; the guest's filesystems may still be frozen (the quiesced call had failed: \(bodyError))"
+            }
+            throw thawError
         }
         return try result.get()
     }

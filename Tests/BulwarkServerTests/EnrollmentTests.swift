@@ -44,6 +44,12 @@ import X509
             }
             #expect(reused?.code == .unauthorized)
             #expect(reused?.message.contains("kvm7") == true, "the refusal names the host that used the token")
+            let badHost = await #expect(throws: ClientError.self) {
+                let _: EnrollmentResponse = try await client.post(
+                    "/v1/enroll", EnrollmentRequest(token: "0000", host: "hôst", csr: try Self.csr(host: "x").pem))
+            }
+            #expect(badHost?.code == .rejected)
+            #expect(badHost?.message.contains("hôst") == true)
             let unknown = await #expect(throws: ClientError.self) {
                 let _: EnrollmentResponse = try await client.post(
                     "/v1/enroll", EnrollmentRequest(token: "0000", host: "kvm9", csr: try Self.csr(host: "kvm9").pem))

@@ -70,6 +70,15 @@ import Testing
             #expect(modified.policy.quiesce == .required)
             #expect(modified.policy.retentionDays == 30, "unchanged options keep their values")
 
+            // With --delete-data, a VM that is not a member refuses the whole request before any data goes.
+            let notMember = await #expect(throws: ClientError.self) {
+                let _: GroupView = try await client.post(
+                    "/v1/groups/web/members/remove", GroupMembersRequest(vms: ["kvm1/db1", "kvm2/web1"], deleteData: true))
+            }
+            #expect(notMember?.message.contains("kvm2/web1") == true)
+            let unchanged: GroupView = try await client.get("/v1/groups/web")
+            #expect(unchanged.members.count == 2)
+
             let removed: GroupView = try await client.post(
                 "/v1/groups/web/members/remove", GroupMembersRequest(vms: [ids["kvm1/db1"]!.uuidString]))
             #expect(removed.members.map(\.uuid) == [ids["kvm1/web1"]!])

@@ -68,6 +68,18 @@ import Testing
         #expect(token.count == 64)
     }
 
+    @Test func halfACAIsRefusedNotReplaced() throws {
+        let directory = try TemporaryDirectory("bulwarkd-ca")
+        defer { directory.cleanUp() }
+        let data = ServerDataDirectory(path: directory.path)
+        try data.prepare()
+        let original = try data.loadOrCreateCA().certificatePEM()
+        try FileManager.default.removeItem(atPath: directory.file("ca-key.pem"))
+        let error = #expect(throws: ServerError.self) { try data.loadOrCreateCA() }
+        #expect(error?.message.contains("restore") == true)
+        #expect(try String(contentsOfFile: data.caCertificatePath, encoding: .utf8) == original, "ca.pem stays as it was")
+    }
+
     @Test func dataDirectoryThatIsAFileIsRefused() throws {
         let directory = try TemporaryDirectory("bulwarkd-file")
         defer { directory.cleanUp() }
