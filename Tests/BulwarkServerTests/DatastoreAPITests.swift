@@ -76,6 +76,28 @@ import Testing
         }
     }
 
+    @Test func aBrokenDatastoreDoesNotHideTheOthersFromVerifyAndGC() async throws {
+        let folder = try TemporaryDirectory("datastores")
+        defer { folder.cleanUp() }
+        try await withServer { client, _ in
+            for name in ["good", "gone"] {
+                let _: DatastoreView = try await client.post(
+                    "/v1/datastores", DatastoreCreateRequest(name: name, path: folder.file(name)))
+            }
+            // The disk of one datastore went away (an unmounted file system looks like this).
+            try FileManager.default.removeItem(atPath: folder.file("gone"))
+            for endpoint in ["/v1/verify", "/v1/gc"] {
+                let reports: [MaintenanceReport] = try await client.post(endpoint, [String: String]())
+                #expect(reports.map(\.datastore) == ["gone", "good"], "\(endpoint)")
+                #expect(reports.map(\.ok) == [false, true], "\(endpoint)")
+                #expect(reports.first?.summary.contains(folder.file("gone")) == true, "\(endpoint): \(reports.first?.summary ?? "")")
+            }
+            let shown: DatastoreView = try await client.get("/v1/datastores/gone")
+            #expect(shown.usage == nil)
+            #expect(shown.problem?.contains("cannot read") == true)
+        }
+    }
+
     @Test func malformedBodiesAreBadRequestsNotServerErrors() async throws {
         try await withServer { client, _ in
             struct Wrong: Codable { var name: Int }
