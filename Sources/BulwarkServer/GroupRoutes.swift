@@ -76,18 +76,23 @@ struct GroupRoutes {
         }
     }
 
-    /// Deletes the recovery points the group made for `vms`: the datastore's indexes first, then the catalog rows,
-    /// so a failure half-way leaves rows whose data is gone only for points already deleted on disk.
+    /// Deletes the recovery points the group made for `vms`: each point's indexes in its own datastore first, then
+    /// the catalog row, so a failure half-way leaves rows whose data is gone only for points already deleted on disk.
     func deletePoints(of group: GroupInfo, vms: [UUID]) async throws -> Int {
-        let datastore = try await catalog.datastore(named: group.datastore)
+        var paths: [ResourceName: String] = [:]
         var deleted = 0
         for vm in vms {
             for point in try await catalog.recoveryPoints(vm: vm) where point.group == group.name {
-                let path = datastore.path.path
+                if paths[point.datastore] == nil {
+                    paths[point.datastore] = try await catalog.datastore(named: point.datastore).path.path
+                }
+                let path = paths[point.datastore]!
                 try await runBlocking {
-                    let store = try Datastore.open(at: path)
-                    let reference = RecoveryPointRef(vm: vm, point: point.id)
-                    if try store.listRecoveryPoints().contains(reference) { try store.deleteRecoveryPoint(reference) }
+                    do {
+                        try Datastore.open(at: path).deleteRecoveryPoint(RecoveryPointRef(vm: vm, point: point.id))
+                    } catch let error as DatastoreError where error.code == .pointNotFound {
+                        // Already gone from the datastore (an earlier attempt died after this step): drop the row.
+                    }
                 }
                 try await catalog.deleteRecoveryPoint(id: point.id)
                 deleted += 1

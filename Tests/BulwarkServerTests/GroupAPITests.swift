@@ -3,6 +3,7 @@ import BulwarkCatalog
 import BulwarkClient
 import BulwarkCore
 import BulwarkServer
+import BulwarkStore
 import Foundation
 import TestSupport
 import Testing
@@ -93,6 +94,52 @@ import Testing
             // A datastore a group uses cannot be forgotten; the group names it.
             let shown: DatastoreView = try await client.get("/v1/datastores/main")
             #expect(shown.groups == ["other"])
+        }
+    }
+
+    /// `--delete-data` deletes a removed member's points in the datastore and in the catalog; without it they stay.
+    @Test func removingWithDeleteDataDeletesThePointsOnDiskAndInTheCatalog() async throws {
+        let folder = try TemporaryDirectory("groups")
+        defer { folder.cleanUp() }
+        try await withServer { client, directory in
+            let ids = try await Self.seedInventory(directory)
+            let _: DatastoreView = try await client.post(
+                "/v1/datastores", DatastoreCreateRequest(name: "main", path: folder.file("main"), chunkSize: "64K"))
+            let _: GroupView = try await client.post("/v1/groups", GroupCreateRequest(name: "web", datastore: "main"))
+            let _: GroupView = try await client.post("/v1/groups/web/members", GroupMembersRequest(vms: ["kvm1/web1", "kvm1/db1"]))
+
+            // One committed point per VM, in the datastore and in the catalog, as a sync's commit leaves them.
+            let store = try Datastore.open(at: folder.file("main"))
+            let catalog = try await Catalog.open(path: directory.catalogPath)
+            for key in ["kvm1/web1", "kvm1/db1"] {
+                let vm = ids[key]!
+                let id = RecoveryPointID.generate()
+                let digest = try store.writeChunk([UInt8](repeating: 7, count: 65536)).digest
+                try store.writeRecoveryPoint(
+                    manifest: RecoveryPointManifest(
+                        pointID: id, vmUUID: vm, vmName: key, createdAt: Date(), domainXML: "<domain/>",
+                        consistency: .crashConsistent, syncKind: .full),
+                    indexes: ["vda": try FixedIndex(chunkSize: 65536, logicalSize: 65536, digests: [digest])])
+                try await catalog.insertRecoveryPoint(
+                    NewRecoveryPoint(
+                        id: id, vmUUID: vm, group: try ResourceName("web"), datastore: try ResourceName("main"),
+                        createdAt: Date(), syncKind: .full, consistency: .crashConsistent, logicalBytes: 65536,
+                        storedBytes: 100, transferredBytes: 100, retainUntil: Date().addingTimeInterval(86_400)))
+            }
+
+            let kept: GroupView = try await client.post(
+                "/v1/groups/web/members/remove", GroupMembersRequest(vms: ["kvm1/db1"]))
+            #expect(kept.deletedPoints == nil)
+            #expect(try store.listRecoveryPoints(vm: ids["kvm1/db1"]!).count == 1, "without --delete-data points stay")
+
+            let removed: GroupView = try await client.post(
+                "/v1/groups/web/members/remove", GroupMembersRequest(vms: ["kvm1/web1"], deleteData: true))
+            #expect(removed.deletedPoints == 1)
+            #expect(try store.listRecoveryPoints(vm: ids["kvm1/web1"]!).isEmpty)
+            let points: [RecoveryPointView] = try await client.get("/v1/points?vm=kvm1/web1")
+            #expect(points.isEmpty)
+            let other: [RecoveryPointView] = try await client.get("/v1/points?vm=kvm1/db1")
+            #expect(other.count == 1)
         }
     }
 
