@@ -25,12 +25,19 @@ public struct JobView: Codable, Sendable, Hashable {
     public var endedAt: Date?
     public var error: String?
     public var progress: Double
+    /// The VM the job is about, if any.
+    public var vm: UUID?
+    /// Bytes to read, read and sent, for syncs that have started transferring.
+    public var bytes: JobProgress?
+    /// The recovery point a successful sync committed.
+    public var recoveryPoint: String?
     /// Present in `GET /v1/jobs/{id}`.
     public var log: [LogLine]?
 
     public init(
         id: String, kind: String, subject: String, state: JobState, phase: JobPhase?, createdAt: Date,
-        startedAt: Date?, endedAt: Date?, error: String?, progress: Double, log: [LogLine]? = nil
+        startedAt: Date?, endedAt: Date?, error: String?, progress: Double, vm: UUID? = nil, bytes: JobProgress? = nil,
+        recoveryPoint: String? = nil, log: [LogLine]? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -42,6 +49,9 @@ public struct JobView: Codable, Sendable, Hashable {
         self.endedAt = endedAt
         self.error = error
         self.progress = progress
+        self.vm = vm
+        self.bytes = bytes
+        self.recoveryPoint = recoveryPoint
         self.log = log
     }
 }

@@ -41,4 +41,14 @@ public enum ByteCount {
         }
         return "\(bytes) B"
     }
+
+    /// `bytes` rounded for people: `512 B`, `1.5 KiB`, `3.2 GiB`.
+    public static func approximate(_ bytes: Int64) -> String {
+        for (unit, size) in [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] as [(String, Int64)]
+        where abs(bytes) >= size {
+            let value = Double(bytes) / Double(size)
+            return value >= 100 ? "\(Int64(value.rounded())) \(unit)" : "\((value * 10).rounded() / 10) \(unit)"
+        }
+        return "\(bytes) B"
+    }
 }
