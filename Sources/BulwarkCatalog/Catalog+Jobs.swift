@@ -139,7 +139,10 @@ extension Catalog {
                 datastore: try datastore.map { try ResourceName(stored: $0) },
                 state: try stored(record.state, as: JobState.self),
                 phase: try record.phase.map { try stored($0, as: JobPhase.self) }, createdAt: record.createdAt,
-                startedAt: record.startedAt, endedAt: record.endedAt, error: record.error, progress: record.progress)
+                startedAt: record.startedAt, endedAt: record.endedAt, error: record.error, progress: record.progress,
+                host: record.host, bytes: record.bytes,
+                recoveryPointID: try record.recoveryPointId.map { try RecoveryPointID(uuid: UUID(stored: $0)) },
+                cancelRequested: record.cancelRequested)
         }
     }
 

@@ -98,7 +98,39 @@ import TestSupport
     @Test func bundledMigrationsAreNumberedWithoutGaps() throws {
         let migrations = try SchemaMigration.bundled()
         #expect(migrations.map(\.version) == Array(1...migrations.count))
-        #expect(migrations.first?.name == "0001-initial.sql")
+        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql"])
+    }
+
+    @Test func version2AddsTheAgentTaskColumnsToJobs() async throws {
+        try await withCatalog { catalog, _ in
+            #expect(try await catalog.storedSchemaVersion() == 2)
+            let columns = try await catalog.pool.read { db in try db.columns(in: "job").map(\.name) }
+            for column in ["host", "parameters", "cancel_requested", "bytes_total", "bytes_scanned", "bytes_sent",
+                           "recovery_point_id", "heartbeat_at", "acknowledged"] {
+                #expect(columns.contains(column), "job lacks \(column)")
+            }
+        }
+    }
+
+    @Test func aVersion1CatalogKeepsItsJobsWhenMigrated() async throws {
+        let directory = try TemporaryDirectory("bulwark-catalog")
+        defer { directory.cleanUp() }
+        let file = directory.file("catalog.sqlite")
+        let bundled = try SchemaMigration.bundled()
+        let id = JobID.generate(at: t0)
+        do {
+            let old = try Catalog(path: file, migrations: Array(bundled.prefix(1)))
+            // Written as version 1 wrote jobs: the record type of this build knows columns version 1 lacks.
+            try await old.pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO job (id, kind, subject, state, created_at) VALUES (?, 'verify', 'datastore main', 'queued', ?)",
+                    arguments: [id.description, t0])
+            }
+        }
+        let catalog = try Catalog(path: file, migrations: bundled)
+        let job = try await catalog.job(id: id).job
+        #expect(job.kind == .verify && job.state == .queued && job.host == nil && job.bytes == nil && !job.cancelRequested)
+        await expectCatalogError(.notFound, "no agent task") { try await catalog.task(id: id) }
     }
 
     @Test func foreignKeysAreEnforced() async throws {

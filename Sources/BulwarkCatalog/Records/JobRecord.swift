@@ -17,4 +17,14 @@ struct JobRecord: CatalogRecord, PersistableRecord {
     var endedAt: Date?
     var error: String?
     var progress: Double
+    // Agent tasks (schema 2); defaults for jobs of the server.
+    var host: String? = nil
+    var parameters: String? = nil
+    var cancelRequested: Bool = false
+    var bytesTotal: Int64? = nil
+    var bytesScanned: Int64? = nil
+    var bytesSent: Int64? = nil
+    var recoveryPointId: String? = nil
+    var heartbeatAt: Date? = nil
+    var acknowledged: Bool = false
 }

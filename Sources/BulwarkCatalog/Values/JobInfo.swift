@@ -18,11 +18,20 @@ public struct JobInfo: Hashable, Sendable, Codable {
     public var error: String?
     /// 0 to 1.
     public var progress: Double
+    /// The agent host an agent task runs (or ran) on; nil for jobs of the server and tasks not yet claimed.
+    public var host: String?
+    /// Bytes to read, read and sent, once the agent reported them.
+    public var bytes: TaskProgress?
+    /// The recovery point a successful sync committed.
+    public var recoveryPointID: RecoveryPointID?
+    /// An admin asked to cancel the running task; its agent has not finished it yet.
+    public var cancelRequested: Bool
 
     public init(
         id: JobID, kind: JobKind, subject: String, vmUUID: UUID?, group: ResourceName?, datastore: ResourceName?,
         state: JobState, phase: JobPhase?, createdAt: Date, startedAt: Date?, endedAt: Date?, error: String?,
-        progress: Double
+        progress: Double, host: String? = nil, bytes: TaskProgress? = nil, recoveryPointID: RecoveryPointID? = nil,
+        cancelRequested: Bool = false
     ) {
         self.id = id
         self.kind = kind
@@ -37,5 +46,9 @@ public struct JobInfo: Hashable, Sendable, Codable {
         self.endedAt = endedAt
         self.error = error
         self.progress = progress
+        self.host = host
+        self.bytes = bytes
+        self.recoveryPointID = recoveryPointID
+        self.cancelRequested = cancelRequested
     }
 }

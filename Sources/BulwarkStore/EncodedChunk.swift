@@ -1,0 +1,33 @@
+/// A chunk encoded exactly as a datastore stores it, so an agent can hash and compress on its own host and send
+/// the file the server writes as it is (see ``Datastore/writeEncodedChunk(_:digest:)``).
+public struct EncodedChunk: Hashable, Sendable {
+    /// SHA-256 of the plain bytes: the chunk's name, and what an index records.
+    public var digest: ChunkDigest
+    /// The whole chunk file (``ChunkFile`` header and payload); empty for a zero chunk, which is never stored.
+    public var bytes: [UInt8]
+    /// The number of plain bytes.
+    public var plainLength: Int
+    /// A full chunk of zeros: ``digest`` is the datastore's zero digest and there is nothing to send.
+    public var isZero: Bool
+
+    public init(digest: ChunkDigest, bytes: [UInt8], plainLength: Int, isZero: Bool) {
+        self.digest = digest
+        self.bytes = bytes
+        self.plainLength = plainLength
+        self.isZero = isZero
+    }
+
+    /// Hashes and compresses `plain` (zstd level 1, raw when that does not shrink it), as
+    /// ``Datastore/writeChunk(_:expecting:)`` would store it.
+    ///
+    /// `plain` should hold 1 to `chunkSize` bytes (only a disk's last chunk is short); the datastore refuses other
+    /// sizes when the file is written.
+    public static func encode(_ plain: [UInt8], chunkSize: Int) -> EncodedChunk {
+        let digest = ChunkDigest.of(plain)
+        if plain.count == chunkSize, Datastore.isAllZero(plain) {
+            return EncodedChunk(digest: digest, bytes: [], plainLength: plain.count, isZero: true)
+        }
+        return EncodedChunk(
+            digest: digest, bytes: ChunkFile.encoding(plain).bytes, plainLength: plain.count, isZero: false)
+    }
+}
