@@ -34,11 +34,21 @@ public enum BulwarkServerApplication {
         let tls = try tlsConfiguration(
             certificatePEM: certificate.certificatePEM, keyPEM: certificate.keyPEM, caPEM: try ca.certificatePEM())
         let identity = try await catalog.serverIdentity()
+        // Nothing can finish a job the last run left running: its agent's calls would be refused anyway.
+        let interrupted = try await catalog.failInterruptedJobs()
+        if !interrupted.isEmpty {
+            logger.warning(
+                "jobs that were running when bulwarkd stopped are marked failed",
+                metadata: ["jobs": "\(interrupted.map(\.id.description).joined(separator: ", "))"])
+        }
         let startedAt = Date()
 
         let router = Router(context: BulwarkRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         EnrollmentRoutes(catalog: catalog, ca: ca).register(on: router)
+        // A group of its own, so the admin token's middleware never sees agent calls (nor the reverse).
+        AgentRoutes(catalog: catalog, uploads: TaskUploadLedger())
+            .register(on: router.group("v1/agent").add(middleware: AgentAuthMiddleware(catalog: catalog)))
         let api = router.group("v1").add(middleware: AdminAuthMiddleware(catalog: catalog))
         api.get("status") { _, _ in
             ServerStatus(
@@ -49,6 +59,7 @@ public enum BulwarkServerApplication {
         GroupRoutes(catalog: catalog).register(on: api)
         InventoryRoutes(catalog: catalog).register(on: api)
         OperationRoutes(catalog: catalog).register(on: api)
+        TaskRoutes(catalog: catalog).register(on: api)
 
         let host = configuration.host
         return Application(

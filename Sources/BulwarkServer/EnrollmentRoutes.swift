@@ -1,17 +1,45 @@
 import BulwarkAPI
 import BulwarkCatalog
+import BulwarkCore
 import Crypto
 import Foundation
 import Hummingbird
+import NIOCore
 import X509
 
-/// `POST /v1/enroll`: the one call an agent makes without a certificate. The one-time token is its credential; the
-/// answer is a client certificate signed by the server's CA, which every later agent call presents (mutual TLS).
+/// Enrollment: `GET /v1/ca` and `POST /v1/enroll`, the calls an agent makes without a certificate, and
+/// `POST /v1/agents/tokens`, where an admin makes the one-time token that is the agent's credential.
+///
+/// A token reads `SECRET.CA-FINGERPRINT`: the agent fetches the CA, checks it against the fingerprint, and only then
+/// sends the token over TLS that trusts that CA. The answer is a client certificate signed by the server's CA,
+/// which every later agent call presents (mutual TLS).
 struct EnrollmentRoutes {
     let catalog: Catalog
     let ca: CertificateAuthority
 
     func register(on router: Router<BulwarkRequestContext>) {
+        // Public: the certificate is no secret, and the agent trusts it only if the token names its fingerprint.
+        router.get("v1/ca") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/x-pem-file"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: try ca.certificatePEM())))
+        }
+        // The token needs the CA (its fingerprint goes into the token), so the admin route lives here, behind the
+        // same admin check as the rest of the API.
+        router.group("v1/agents").add(middleware: AdminAuthMiddleware(catalog: catalog)).post("tokens") {
+            request, context in
+            let body = try await request.decode(as: EnrollmentTokenRequest.self, context: context)
+            let lifetime = try body.expires.map { try EnrollmentTokenLifetime.parse($0) } ?? EnrollmentTokenLifetime.default
+            let fingerprint = try CertificateAuthority.fingerprint(of: ca.certificate)
+            let token = "\(ServerDataDirectory.randomToken()).\(fingerprint)"
+            // The catalog keeps the digest of the whole token text, fingerprint included, as `/v1/enroll` hashes it.
+            guard let digest = TokenDigest(SHA256.hash(data: Data(token.utf8))) else {
+                throw APIError(.internalServerError, code: "internal", message: "could not hash the token")
+            }
+            let info = try await catalog.createEnrollmentToken(
+                digest, expiresAt: Date().addingTimeInterval(TimeInterval(lifetime.seconds)))
+            return EditedResponse(status: .created, response: EnrollmentTokenView(token: token, expiresAt: info.expiresAt))
+        }
         router.post("v1/enroll") { request, context in
             let body = try await request.decode(as: EnrollmentRequest.self, context: context)
             guard let digest = TokenDigest(SHA256.hash(data: Data(body.token.utf8))) else { throw APIError.unauthorized }

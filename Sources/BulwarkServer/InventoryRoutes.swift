@@ -5,7 +5,7 @@ import BulwarkStore
 import Foundation
 import Hummingbird
 
-/// `/v1/vms`, `/v1/points`, `/v1/verify`, `/v1/gc`, and the operations that arrive with later issues.
+/// `/v1/vms`, `/v1/points`, `/v1/verify`, `/v1/gc`, and recovery, which arrives with a later issue.
 struct InventoryRoutes {
     let catalog: Catalog
 
@@ -48,10 +48,7 @@ struct InventoryRoutes {
                     ok: true)
             }
         }
-        for (path, what, issue) in [
-            ("backup", "starting a backup", 4), ("check", "a manual consistency check", 4),
-            ("recover", "recovery", 6), ("jobs/:id/cancel", "cancelling a job", 5),
-        ] {
+        for (path, what, issue) in [("recover", "recovery", 6)] {
             group.post(RouterPath(path)) { _, _ -> Response in throw APIError.notAvailable(what, issue: issue) }
         }
     }

@@ -32,17 +32,7 @@ struct OperationRoutes {
                     message: $0.message, raisedAt: $0.raisedAt, resolvedAt: $0.resolvedAt)
             }
         }
-        group.post("agents/tokens") { request, context in
-            let body = try await request.decode(as: EnrollmentTokenRequest.self, context: context)
-            let lifetime = try body.expires.map { try EnrollmentTokenLifetime.parse($0) } ?? EnrollmentTokenLifetime.default
-            let token = ServerDataDirectory.randomToken()
-            guard let digest = TokenDigest(SHA256.hash(data: Data(token.utf8))) else {
-                throw APIError(.internalServerError, code: "internal", message: "could not hash the token")
-            }
-            let info = try await catalog.createEnrollmentToken(
-                digest, expiresAt: Date().addingTimeInterval(TimeInterval(lifetime.seconds)))
-            return EditedResponse(status: .created, response: EnrollmentTokenView(token: token, expiresAt: info.expiresAt))
-        }
+        // `POST /v1/agents/tokens` is in EnrollmentRoutes: the token carries the CA's fingerprint.
         group.get("agents") { _, _ in try await catalog.agents().map { Self.view($0) } }
         group.get("agents/:host") { _, context in
             Self.view(try await catalog.agent(host: try context.parameters.require("host")))
@@ -59,7 +49,11 @@ struct OperationRoutes {
         JobView(
             id: info.id.description, kind: info.kind.rawValue, subject: info.subject, state: info.state, phase: info.phase,
             createdAt: info.createdAt, startedAt: info.startedAt, endedAt: info.endedAt, error: info.error,
-            progress: info.progress, log: log)
+            progress: info.progress, vm: info.vmUUID,
+            bytes: info.bytes.map {
+                JobProgress(bytesTotal: $0.bytesTotal, bytesScanned: $0.bytesScanned, bytesSent: $0.bytesSent)
+            },
+            recoveryPoint: info.recoveryPointID?.description, log: log)
     }
 
     static func view(_ info: AgentInfo) -> AgentView {

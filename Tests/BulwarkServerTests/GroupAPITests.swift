@@ -190,7 +190,9 @@ import Testing
             let agents: [AgentView] = try await client.get("/v1/agents")
             #expect(agents.map(\.host) == ["kvm1", "kvm2"])
             let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(expires: "1h"))
-            #expect(token.token.count == 64)
+            // SECRET.CA-FINGERPRINT: 64 hex digits each, so the agent can check the server before sending the secret.
+            let parts = token.token.split(separator: ".")
+            #expect(parts.count == 2 && parts.allSatisfy { $0.count == 64 })
             let badExpiry = await #expect(throws: ClientError.self) {
                 let _: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(expires: "90d"))
             }
@@ -201,11 +203,11 @@ import Testing
                 let _: JobView = try await client.get("/v1/jobs/not-an-id")
             }
             #expect(missingJob?.code == .rejected)
-            let backup = await #expect(throws: ClientError.self) {
-                let _: JobView = try await client.post("/v1/backup", [String: String]())
+            let recover = await #expect(throws: ClientError.self) {
+                let _: JobView = try await client.post("/v1/recover", [String: String]())
             }
-            #expect(backup?.code == .notAvailable)
-            #expect(backup?.message.contains("#4") == true)
+            #expect(recover?.code == .notAvailable)
+            #expect(recover?.message.contains("#6") == true)
         }
     }
 }

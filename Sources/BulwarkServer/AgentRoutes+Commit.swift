@@ -1,0 +1,123 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Hummingbird
+import Logging
+
+extension AgentRoutes {
+    /// Commits a sync: checks the indexes, writes them and the manifest (which fails if any chunk they name is
+    /// missing), then records the point, its checkpoint and the job's success in one catalog transaction.
+    ///
+    /// The catalog row is the commit point: when the catalog refuses (the task was cancelled or failed meanwhile,
+    /// the checkpoint name is taken), the files just written are removed again, so the datastore holds no point the
+    /// catalog does not know.
+    func commit(_ commit: AgentCommit, task: TaskInfo, host: String, logger: Logger) async throws -> AgentCommitResult {
+        let id = task.job.id
+        let indexes = try Self.indexes(commit, task: task)
+        guard commit.transferredBytes >= 0 else {
+            throw APIError.invalid(
+                "transferredBytes \(commit.transferredBytes) in the commit of task \(id) is negative; send the chunk bytes sent")
+        }
+        if let checkpoint = commit.checkpoint, checkpoint.name.isEmpty || checkpoint.xml.isEmpty {
+            throw APIError.invalid(
+                "the checkpoint in the commit of task \(id) has an empty name or XML; send the checkpoint the sync made, or none")
+        }
+        let pointID = RecoveryPointID.generate()
+        var labels = ["job": id.description, "host": host, "kind": task.job.kind.rawValue]
+        if let group = task.group { labels["group"] = group.rawValue }
+        let manifest = RecoveryPointManifest(
+            pointID: pointID, vmUUID: task.vmUUID, vmName: task.vmName, createdAt: Date(), domainXML: commit.domainXML,
+            consistency: commit.consistency == .applicationConsistent ? .appConsistent : .crashConsistent,
+            syncKind: Self.manifestKind(commit.syncKind), checkpointName: commit.checkpoint?.name, labels: labels)
+        let path = task.datastorePath.path
+        let reference = RecoveryPointRef(vm: task.vmUUID, point: pointID)
+        let written: RecoveryPointManifest
+        do {
+            written = try await runBlocking {
+                try Datastore.open(at: path).writeRecoveryPoint(manifest: manifest, indexes: indexes)
+            }
+        } catch let error as DatastoreError where error.code == .chunkMissing {
+            throw APIError(.badRequest, code: error.code.rawValue, message: error.message)
+        }
+
+        let logical = indexes.values.reduce(Int64(0)) { $0 + Int64(clamping: $1.logicalSize) }
+        let retained = written.createdAt.addingTimeInterval(TimeInterval(task.retentionDays) * 86_400)
+        let point = NewRecoveryPoint(
+            id: pointID, vmUUID: task.vmUUID, group: task.group, datastore: task.datastore,
+            createdAt: written.createdAt, syncKind: commit.syncKind, consistency: commit.consistency,
+            logicalBytes: logical, storedBytes: await uploads.storedBytes(for: id),
+            transferredBytes: commit.transferredBytes,
+            retainUntil: max(retained, task.parameters.retainUntil ?? retained), checkpointName: commit.checkpoint?.name)
+        let checkpoint = commit.checkpoint.map {
+            // The calling host made it, whatever the body says: the certificate is what names the host.
+            NewCheckpoint(vmUUID: task.vmUUID, name: $0.name, host: host, xml: $0.xml, createdAt: written.createdAt)
+        }
+        do {
+            try await catalog.commitTask(id: id, host: host, point: point, checkpoint: checkpoint)
+        } catch {
+            do {
+                try await runBlocking { try Datastore.open(at: path).deleteRecoveryPoint(reference) }
+            } catch let cleanup {
+                // Garbage collection would not remove a complete point; say so loudly.
+                logger.error("the refused point \(reference) stays in datastore \(task.datastore): \(cleanup)")
+            }
+            logger.warning("commit refused: \(error)")
+            throw error
+        }
+        await uploads.forget(id)
+        logger.info(
+            "committed recovery point",
+            metadata: ["point": "\(pointID)", "kind": "\(commit.syncKind)", "stored": "\(point.storedBytes)"])
+        return AgentCommitResult(pointID: pointID.description)
+    }
+
+    /// The commit's indexes by disk target, checked: unique, valid targets, the datastore's chunk size.
+    static func indexes(_ commit: AgentCommit, task: TaskInfo) throws -> [String: FixedIndex] {
+        let id = task.job.id
+        guard !commit.disks.isEmpty else {
+            throw APIError.invalid("the commit of task \(id) names no disks; send one index per disk of the VM")
+        }
+        var indexes: [String: FixedIndex] = [:]
+        for disk in commit.disks {
+            guard isDiskTarget(disk.target) else {
+                throw APIError.invalid(
+                    "disk target '\(disk.target.prefix(80))' in the commit of task \(id) is not valid; use the target from the domain XML, such as vda (1–64 letters, digits, '-' or '_')")
+            }
+            guard indexes[disk.target] == nil else {
+                throw APIError.invalid("the commit of task \(id) names disk \(disk.target) twice; send one index per disk")
+            }
+            let index: FixedIndex
+            do {
+                index = try FixedIndex(decoding: [UInt8](disk.index), source: "the index of disk \(disk.target) sent for task \(id)")
+            } catch {
+                throw APIError.invalid(error.message)
+            }
+            guard index.chunkSize == task.chunkSize else {
+                throw APIError.invalid(
+                    "the index of disk \(disk.target) has \(index.chunkSize)-byte chunks; datastore \(task.datastore) uses \(task.chunkSize)-byte chunks: cut the disk at the task's chunkSize")
+            }
+            indexes[disk.target] = index
+        }
+        return indexes
+    }
+
+    static func isDiskTarget(_ target: String) -> Bool {
+        (1...64).contains(target.utf8.count)
+            && target.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
+                    || byte == UInt8(ascii: "_")
+            }
+    }
+
+    static func manifestKind(_ kind: SyncKind) -> RecoveryPointManifest.SyncKind {
+        switch kind {
+        case .full: .full
+        case .incremental: .incremental
+        case .consistencyCheck: .consistencyCheck
+        case .expressFull: .expressFull
+        }
+    }
+}

@@ -1,0 +1,9 @@
+public import BulwarkAPI
+public import Hummingbird
+
+// The agent protocol's answers, as JSON with the context's encoder.
+extension AgentInventoryResult: ResponseEncodable {}
+extension AgentTask: ResponseEncodable {}
+extension AgentTaskControl: ResponseEncodable {}
+extension ChunkQueryResult: ResponseEncodable {}
+extension AgentCommitResult: ResponseEncodable {}
