@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // C libraries, found through pkg-config; the providers tell SwiftPM which Debian package to suggest.
@@ -83,6 +84,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "BulwarkAgent",
+            dependencies: [
+                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "NBD",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: swiftSettings),
+
         .executableTarget(
             name: "bulwarkd",
             dependencies: [
@@ -95,9 +114,10 @@ let package = Package(
         .executableTarget(
             name: "bulwark-agent",
             dependencies: [
-                "BulwarkCore", "Libvirt",
+                "BulwarkCore", "BulwarkAgent", "Libvirt",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -143,8 +163,17 @@ let package = Package(
             dependencies: ["BulwarkCatalog", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "BulwarkAgentTests",
+            dependencies: ["BulwarkAgent", "BulwarkAPI", "BulwarkStore", "BulwarkCore", "Libvirt", "TestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Libvirt", "NBD", "TestSupport"],
+            dependencies: [
+                "Libvirt", "NBD", "TestSupport", "BulwarkAgent", "BulwarkServer", "BulwarkClient", "BulwarkAPI",
+                "BulwarkStore", "BulwarkCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings),
     ]
 )

@@ -9,10 +9,18 @@ struct BulwarkAgentCommand: AsyncParsableCommand {
         abstract: "Bulwark's protection agent for a KVM host.",
         discussion: """
             The agent talks to the local libvirt daemon through the libvirt C API, reports the host's virtual \
-            machines to the Bulwark server and runs backup and restore tasks for it. Enrolling with a server and \
-            running tasks arrive with the agent issue; today the agent can check a host (doctor) and list what \
-            it would protect (inventory).
+            machines to the Bulwark server and runs backup and restore tasks for it.
+
+            Setting up a host: `bulwark-agent doctor` says what to fix; `bulwark-agent enroll --server URL \
+            --token TOKEN` (the line `bulwark agent token` prints on the server) gets the host its certificate; \
+            `bulwark-agent run` is the daemon (the systemd unit in Agents/kvm runs it); `bulwark-agent inventory` \
+            lists what it would protect.
             """,
         version: BulwarkVersion.current,
-        subcommands: [Doctor.self, Inventory.self])
+        subcommands: [
+            Enroll.self,
+            Run.self,
+            Doctor.self,
+            Inventory.self,
+        ])
 }

@@ -1,0 +1,188 @@
+import BulwarkAPI
+import Foundation
+import Libvirt
+public import Logging
+public import ServiceLifecycle
+
+/// The agent's daemon: keeps the server's inventory of this host current and runs the tasks the server hands out.
+///
+/// One `Service` for `bulwark-agent run`: on SIGTERM it stops taking tasks, lets running ones end, and returns.
+public struct AgentService: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for the service: never the configuration (it holds the agent's key).
+    public var description: String { "AgentService(\(configuration.identity))" }
+
+    public struct Configuration: Sendable, CustomStringConvertible {
+        public var description: String {
+            "\(identity), libvirt \(libvirtURI), scratch \(scratchDirectory), \(maximumTasks) tasks at once"
+        }
+
+        public var identity: AgentIdentity
+        public var libvirtURI: String
+        public var scratchDirectory: String
+        /// Tasks run at once on this host.
+        public var maximumTasks: Int
+        /// How often the inventory is sent even when libvirt reported no event.
+        public var inventoryInterval: Duration
+
+        public init(
+            identity: AgentIdentity, libvirtURI: String = "qemu:///system",
+            scratchDirectory: String = "/var/lib/bulwark-agent/scratch", maximumTasks: Int = 2,
+            inventoryInterval: Duration = .seconds(60)
+        ) {
+            self.identity = identity
+            self.libvirtURI = libvirtURI
+            self.scratchDirectory = scratchDirectory
+            self.maximumTasks = maximumTasks
+            self.inventoryInterval = inventoryInterval
+        }
+    }
+
+    public let configuration: Configuration
+    public let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "host"] = "\(configuration.identity.host)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let server = try ServerConnection(identity: configuration.identity)
+        let hypervisor: Hypervisor
+        do {
+            hypervisor = try await Hypervisor.open(uri: configuration.libvirtURI)
+        } catch {
+            await server.shutdown()
+            throw AgentError(
+                .libvirt, "cannot connect to libvirt at \(configuration.libvirtURI): \(error.message); is libvirtd running?",
+                cause: error)
+        }
+        logger.info(
+            "bulwark-agent running",
+            metadata: ["server": "\(configuration.identity.serverURL)", "libvirt": "\(configuration.libvirtURI)"])
+        // No task runs yet: whatever is in the scratch folder is left from a run that died.
+        if let leftovers = try? FileManager.default.contentsOfDirectory(atPath: configuration.scratchDirectory) {
+            for name in leftovers { try? FileManager.default.removeItem(atPath: "\(configuration.scratchDirectory)/\(name)") }
+        }
+        let tasks = TaskTracker()
+        let vmLocks = VMLocks()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await reportInventory(hypervisor: hypervisor, server: server) }
+            group.addTask { await takeTasks(hypervisor: hypervisor, server: server, tasks: tasks, vmLocks: vmLocks) }
+            await withGracefulShutdownHandler {
+                // Runs until shutdown; the two loops above end on cancellation.
+                try? await gracefulShutdown()
+            } onGracefulShutdown: {}
+            logger.info("shutting down: waiting for running tasks to end")
+            group.cancelAll()
+        }
+        await tasks.waitForAll()
+        await server.shutdown()
+        logger.info("bulwark-agent stopped")
+    }
+
+    /// Sends the inventory now, after every lifecycle event (coalesced), and at least every interval.
+    func reportInventory(hypervisor: Hypervisor, server: ServerConnection) async {
+        let events = try? await hypervisor.lifecycleEvents()
+        let (wake, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let forwarder = Task {
+            guard let events else { return }
+            for await _ in events { wakeContinuation.yield() }
+        }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: configuration.inventoryInterval)
+                wakeContinuation.yield()
+            }
+        }
+        defer {
+            forwarder.cancel()
+            ticker.cancel()
+        }
+        wakeContinuation.yield()
+        var delay = Duration.seconds(1)
+        for await _ in wake {
+            if Task.isCancelled { break }
+            // Let a burst of events (a migration, a restart) settle into one report.
+            try? await Task.sleep(for: .milliseconds(500))
+            do {
+                let report = try await InventoryCollector.collect(hypervisor)
+                let result = try await server.json(
+                    .POST, "/v1/agent/inventory", body: report, as: AgentInventoryResult.self)
+                logger.debug(
+                    "inventory sent", metadata: ["vms": "\(report.vms.count)", "added": "\(result?.added ?? 0)"])
+                delay = .seconds(1)
+            } catch {
+                logger.warning("cannot send the inventory: \(error); retrying in \(delay)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(60))
+                wakeContinuation.yield()
+            }
+        }
+    }
+
+    /// Long-polls the server for tasks and runs them, at most `maximumTasks` at once.
+    func takeTasks(hypervisor: Hypervisor, server: ServerConnection, tasks: TaskTracker, vmLocks: VMLocks) async {
+        var delay = Duration.seconds(1)
+        while !Task.isCancelled {
+            if await tasks.count >= configuration.maximumTasks {
+                await tasks.waitForOne()
+                continue
+            }
+            let running = await tasks.ids.joined(separator: ",")
+            do {
+                let task = try await server.json(
+                    .GET, "/v1/agent/tasks/next?wait=25&running=\(running)", as: AgentTask.self,
+                    timeout: .seconds(40))
+                delay = .seconds(1)
+                guard let task else { continue }
+                var taskLogger = logger
+                taskLogger[metadataKey: "job"] = "\(task.id)"
+                taskLogger.info("task received", metadata: ["vm": "\(task.vmName)", "command": "\(task.command.rawValue)"])
+                let runner = SyncRunner(
+                    task: task, host: configuration.identity.host, hypervisor: hypervisor, server: server,
+                    scratchDirectory: configuration.scratchDirectory, logger: taskLogger, vmLocks: vmLocks)
+                await tasks.start(id: task.id) { await runner.run() }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("cannot get tasks from the server: \(error); retrying in \(delay)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+    }
+}
+
+/// The tasks this agent runs, by id: what the next poll tells the server it still works on.
+actor TaskTracker {
+    private var running: [String: Task<Void, Never>] = [:]
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    var count: Int { running.count }
+    var ids: [String] { running.keys.sorted() }
+
+    /// Runs `body` as an unstructured task, so a shutdown lets it finish (and report) rather than cutting it off.
+    func start(id: String, _ body: @escaping @Sendable () async -> Void) {
+        running[id] = Task {
+            await body()
+            self.finished(id)
+        }
+    }
+
+    private func finished(_ id: String) {
+        running[id] = nil
+        let waiting = waiters
+        waiters.removeAll()
+        for waiter in waiting { waiter.resume() }
+    }
+
+    func waitForOne() async {
+        guard !running.isEmpty else { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func waitForAll() async {
+        while !running.isEmpty { await waitForOne() }
+    }
+}

@@ -1,0 +1,54 @@
+import BulwarkAPI
+public import BulwarkStore
+import Foundation
+
+/// Sends chunks the datastore lacks, once each: asks the server which digests it is missing and uploads only those.
+///
+/// Digests the base point already names, and those this task sent or found present, are known to be in the datastore
+/// and cost no round trip.
+public actor ChunkUploader {
+    private let server: ServerConnection
+    private let taskID: String
+    private var known: Set<ChunkDigest>
+    private var inFlight: [ChunkDigest: Task<Int, any Error>] = [:]
+    /// Chunks uploaded and their encoded bytes.
+    public private(set) var uploadedChunks = 0
+    public private(set) var uploadedBytes: Int64 = 0
+
+    public init(server: ServerConnection, taskID: String, known: Set<ChunkDigest>) {
+        self.server = server
+        self.taskID = taskID
+        self.known = known
+    }
+
+    /// Makes sure the datastore has `chunk`; returns the bytes sent for it (0 when it had it).
+    public func ensure(_ chunk: EncodedChunk) async throws -> Int {
+        if chunk.isZero || known.contains(chunk.digest) { return 0 }
+        if let running = inFlight[chunk.digest] {
+            _ = try await running.value
+            return 0
+        }
+        let task = Task { [server, taskID] () throws -> Int in
+            let digest = chunk.digest.description
+            let answer = try await Retry.transient("query chunk \(digest)") { () async throws(AgentError) in
+                try await server.json(
+                    .POST, "/v1/agent/tasks/\(taskID)/chunks/query", body: ChunkQuery(digests: [digest]),
+                    as: ChunkQueryResult.self)
+            }
+            guard answer?.missing.contains(digest) == true else { return 0 }
+            _ = try await Retry.transient("upload chunk \(digest)") { () async throws(AgentError) in
+                try await server.send(.PUT, "/v1/agent/tasks/\(taskID)/chunks/\(digest)", body: chunk.bytes)
+            }
+            return chunk.bytes.count
+        }
+        inFlight[chunk.digest] = task
+        defer { inFlight[chunk.digest] = nil }
+        let sent = try await task.value
+        known.insert(chunk.digest)
+        if sent > 0 {
+            uploadedChunks += 1
+            uploadedBytes += Int64(sent)
+        }
+        return sent
+    }
+}

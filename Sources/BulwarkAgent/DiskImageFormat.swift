@@ -1,0 +1,94 @@
+import Foundation
+
+/// What the first bytes of a disk image say about it: qcow2 (and which version) or not qcow2.
+///
+/// Incremental syncs need persistent dirty bitmaps, which only qcow2 version 3 (`compat=1.1`) can hold; a raw disk
+/// (or an old qcow2) can still be protected, by consistency-check syncs that read the whole disk.
+public enum DiskImageFormat: Sendable, Hashable, CustomStringConvertible {
+    /// A qcow2 image; `corrupt` is the header's "corrupt" incompatible-feature bit (v3 only).
+    case qcow2(version: UInt32, virtualSize: UInt64, corrupt: Bool)
+    /// Anything without the qcow2 magic: raw, or a format Bulwark does not read; `size` is the file's length.
+    case notQcow2(size: UInt64)
+
+    /// Whether QEMU can keep persistent dirty bitmaps in this image.
+    public var supportsBitmaps: Bool {
+        if case .qcow2(let version, _, _) = self { version >= 3 } else { false }
+    }
+
+    /// The size the guest sees: the qcow2 virtual size, or the file's length.
+    public var virtualSize: UInt64 {
+        switch self {
+        case .qcow2(_, let size, _), .notQcow2(let size): size
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .qcow2(let version, _, let corrupt): "qcow2 v\(version)\(corrupt ? " (marked corrupt)" : "")"
+        case .notQcow2: "not qcow2"
+        }
+    }
+
+    static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
+    static let headerLength = 80
+
+    /// Reads the header of the image at `path` (a file or a block device). Blocking: see ``inspect(path:)``.
+    public static func read(path: String) throws(DiskImageError) -> DiskImageFormat {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw DiskImageError(path: path, errno: errno) }
+        defer { close(descriptor) }
+        var header = [UInt8](repeating: 0, count: headerLength)
+        var filled = 0
+        while filled < header.count {
+            let count = header.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress! + filled, headerLength - filled, off_t(filled))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw DiskImageError(path: path, errno: errno)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        // lseek, not fstat: a block device's st_size is 0.
+        let end = lseek(descriptor, 0, SEEK_END)
+        guard end >= 0 else { throw DiskImageError(path: path, errno: errno) }
+        return parse(header: header[..<filled], fileSize: UInt64(end))
+    }
+
+    /// Reads the header on a dispatch thread, keeping the blocking read off Swift's cooperative pool.
+    public static func inspect(path: String) async throws(DiskImageError) -> DiskImageFormat {
+        try await runOffCooperativePool { () throws(DiskImageError) in try read(path: path) }
+    }
+
+    /// Interprets the first bytes of an image (big-endian fields, as the qcow2 specification lays them out).
+    public static func parse(header: some Collection<UInt8>, fileSize: UInt64) -> DiskImageFormat {
+        let bytes = Array(header)
+        guard bytes.count >= 32, Array(bytes[0..<4]) == magic else { return .notQcow2(size: fileSize) }
+        func integer<T: FixedWidthInteger>(_ offset: Int, as type: T.Type) -> T {
+            bytes[offset..<offset + MemoryLayout<T>.size].reduce(T(0)) { $0 << 8 | T($1) }
+        }
+        let version = integer(4, as: UInt32.self)
+        let size = integer(24, as: UInt64.self)
+        // Version 3 adds feature bits at offset 72; bit 1 of the incompatible ones marks a corrupt image.
+        let corrupt = version >= 3 && bytes.count >= 80 && integer(72, as: UInt64.self) & 0b10 != 0
+        return .qcow2(version: version, virtualSize: size, corrupt: corrupt)
+    }
+}
+
+/// A disk image that could not be read, naming the file and the system's reason.
+public struct DiskImageError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var path: String
+    public var errno: Int32
+
+    public init(path: String, errno: Int32) {
+        self.path = path
+        self.errno = errno
+    }
+
+    public var reason: String { String(cString: strerror(errno)) }
+
+    public var description: String {
+        "cannot read \(path): \(reason)" + (errno == EACCES ? " (run bulwark-agent as root)" : "")
+    }
+}

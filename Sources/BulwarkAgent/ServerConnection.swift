@@ -1,0 +1,120 @@
+import AsyncHTTPClient
+import BulwarkAPI
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+public import NIOHTTP1
+import NIOSSL
+
+/// The agent's calls to `bulwarkd`: mutual TLS with the enrolled certificate, trusting only the server's CA.
+///
+/// Errors map to ``AgentError`` codes so callers can tell a server that is away (`unreachable`, worth retrying)
+/// from one that refuses (`rejected`, `notFound`, `unauthorized`).
+public final class ServerConnection: Sendable {
+    public let identity: AgentIdentity
+    private let client: HTTPClient
+    private let base: String
+
+    public init(identity: AgentIdentity) throws(AgentError) {
+        self.identity = identity
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(identity.caPEM.utf8)))
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8))
+                .map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        } catch {
+            throw AgentError(
+                .notEnrolled, "the agent's certificate, key or CA is not valid PEM: enroll this host again", cause: error)
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        base = identity.serverURL.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+    }
+
+    /// Ends the connections; call once when done.
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// Sends JSON (or nothing) and decodes the JSON answer; `nil` for 204 No Content.
+    public func json<Response: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Never?>.none,
+        as type: Response.Type = Response.self, timeout: Duration = .seconds(120)
+    ) async throws(AgentError) -> Response? {
+        var payload: [UInt8]?
+        if let body {
+            do {
+                payload = Array(try Self.encoder.encode(body))
+            } catch {
+                throw AgentError(.invalid, "cannot encode the request to \(path)", cause: error)
+            }
+        }
+        let (status, bytes) = try await send(
+            method, path, body: payload, contentType: "application/json", timeout: timeout)
+        if status == 204 { return nil }
+        do {
+            return try Self.decoder.decode(Response.self, from: Data(bytes))
+        } catch {
+            throw AgentError(.rejected, "the server's answer to \(method) \(path) could not be read", cause: error)
+        }
+    }
+
+    /// Sends raw bytes (or nothing) and returns the status and the raw answer.
+    public func send(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String = "application/octet-stream",
+        timeout: Duration = .seconds(120)
+    ) async throws(AgentError) -> (status: Int, body: [UInt8]) {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        var buffer: ByteBuffer
+        do {
+            response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
+            buffer = try await response.body.collect(upTo: 256 << 20)
+        } catch {
+            throw AgentError(
+                .unreachable, "cannot reach bulwarkd at \(base) for \(method) \(path): \(error)", cause: error)
+        }
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let message = (try? Self.decoder.decode(APIErrorBody.self, from: Data(bytes)))?.error.message
+                ?? "the server answered \(status) \(response.status.reasonPhrase)"
+            let code: AgentError.Code =
+                switch status {
+                case 401, 403: .unauthorized
+                case 404: .notFound
+                case 400..<500: .rejected
+                default: .unreachable
+                }
+            throw AgentError(code, "\(method) \(path): \(message)")
+        }
+        return (status, bytes)
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+    }
+}
