@@ -47,10 +47,11 @@ struct Points: AsyncParsableCommand {
         if json { return try printJSON(views) }
         if views.isEmpty { return print("no recovery points for \(vm)") }
         printTable(
-            ["ID", "TIME", "SYNC", "CONSISTENCY", "LOGICAL", "STORED", "STATE"],
+            ["ID", "TIME", "SYNC", "CONSISTENCY", "LOGICAL", "SENT", "STORED", "STATE"],
             views.map {
                 [$0.id, $0.createdAt.formatted(.iso8601), $0.syncKind.rawValue, $0.consistency.rawValue,
-                 formatBytes(UInt64(max(0, $0.logicalBytes))), formatBytes(UInt64(max(0, $0.storedBytes))), $0.state.rawValue]
+                 formatBytes(UInt64(max(0, $0.logicalBytes))), formatBytes(UInt64(max(0, $0.transferredBytes))),
+                 formatBytes(UInt64(max(0, $0.storedBytes))), $0.state.rawValue]
             })
     }
 }

@@ -32,12 +32,26 @@ struct JobCommand: AsyncParsableCommand {
         commandName: "job", abstract: "Show or cancel one job.", subcommands: [Show.self, Cancel.self])
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a job and its log.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a job and its log.",
+            discussion: """
+                With --follow the command prints log lines as they arrive (and a progress bar on a terminal) until \
+                the job ends, then exits 0 when it succeeded and 1 when it failed or was cancelled.
+                """)
         @Argument(help: "The job's id.") var id: String
+        @Flag(name: .long, help: "Follow the job until it ends.") var follow = false
         @Flag(name: .long, help: "Print JSON.") var json = false
         @OptionGroup var server: ServerOptions
 
         func run() async throws {
+            if follow {
+                let job = try await server.withClient { client throws(ClientError) in
+                    try await JobWatcher(client: client, json: json).follow(id)
+                }
+                if json { try printJSON(job) } else { print(JobWatcher.summary(job)) }
+                if JobWatcher.exitCode(job) != 0 { throw ExitCode(JobWatcher.exitCode(job)) }
+                return
+            }
             let job: JobView = try await server.withClient { client throws(ClientError) in
                 try await client.get("/v1/jobs/\(id.pathEscaped)")
             }
@@ -45,6 +59,11 @@ struct JobCommand: AsyncParsableCommand {
             print("job       \(job.id)")
             print("kind      \(job.kind) of \(job.subject)")
             print("state     \(job.state.rawValue)\(job.phase.map { " (\($0.rawValue))" } ?? "")")
+            if let point = job.recoveryPoint { print("point     \(point)") }
+            if let bytes = job.bytes {
+                print("bytes     \(ByteCount.approximate(bytes.bytesScanned)) of \(ByteCount.approximate(bytes.bytesTotal)) scanned, "
+                    + "\(ByteCount.approximate(bytes.bytesSent)) sent")
+            }
             if let error = job.error { print("error     \(error)") }
             for line in job.log ?? [] { print("\(line.time.formatted(.iso8601)) \(line.level) \(line.message)") }
         }
@@ -91,19 +110,39 @@ struct AgentCommand: AsyncParsableCommand {
     struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a one-time enrollment token for a new agent.",
-            discussion: "Give it to `bulwark-agent enroll --server URL --token TOKEN` on the KVM host; it works once.")
+            discussion: """
+                Prints the token on stdout and, on stderr, the command to run on the KVM host. The token reads \
+                SECRET.CA-FINGERPRINT: the agent trusts the server only if the server's CA has that fingerprint. \
+                The printed command names the address this command reached the server at; change it if the KVM \
+                host reaches the server at another address. The token works once, until it expires.
+                """)
         @Option(name: .long, help: "How long the token is valid: 5m to 30d (default 24h).") var expires: String?
-        @Flag(name: .long, help: "Print JSON.") var json = false
+        @Flag(name: .long, help: "Print JSON ({token, expiresAt, enrollCommand}).") var json = false
         @OptionGroup var server: ServerOptions
+
+        struct Output: Encodable {
+            var token: String
+            var expiresAt: Date
+            var enrollCommand: String
+        }
 
         func run() async throws {
             let request = EnrollmentTokenRequest(expires: expires)
-            let token: EnrollmentTokenView = try await server.withClient { client throws(ClientError) in
-                try await client.post("/v1/agents/tokens", request)
+            let (token, url): (EnrollmentTokenView, URL) = try await server.withClient { client throws(ClientError) in
+                (try await client.post("/v1/agents/tokens", request), client.configuration.serverURL)
             }
-            if json { try printJSON(token) } else {
+            let server = url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString
+            let command = "bulwark-agent enroll --server \(server) --token \(token.token)"
+            if json {
+                try printJSON(Output(token: token.token, expiresAt: token.expiresAt, enrollCommand: command))
+            } else {
+                // Only the token goes to stdout, so `TOKEN=$(bulwark agent token)` keeps working.
                 print(token.token)
-                printError("valid once, until \(token.expiresAt.formatted(.iso8601))")
+                printError("valid once, until \(token.expiresAt.formatted(.iso8601)); on the KVM host, run:")
+                printError("  \(command)")
+                if let host = url.host, ["127.0.0.1", "localhost", "::1"].contains(host) {
+                    printError("(\(host) is this machine: put the address the KVM host reaches this server at)")
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+import BulwarkCore
 import Foundation
 
 /// Prints rows under a header, each column as wide as its widest cell.
@@ -14,14 +15,7 @@ func printTable(_ header: [String], _ rows: [[String]]) {
 
 /// Bytes in binary units, e.g. `4.0 MiB`.
 func formatBytes(_ bytes: UInt64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    ByteCount.approximate(Int64(clamping: bytes))
 }
 
 extension String {
