@@ -4,16 +4,39 @@ import Foundation
 public final class ChildProcess: @unchecked Sendable {
     private let process = Process()
     private let output = Pipe()
+    /// Where a long-running program's output goes instead of the pipe, which it would fill and block on.
+    public let logFile: String?
     public let commandLine: String
 
-    /// Starts `executable` (looked up on PATH when it has no slash) with `arguments`.
-    public init(_ executable: String, _ arguments: [String]) throws {
+    /// Starts `executable` (looked up on PATH when it has no slash) with `arguments`; with `logFile` its output is
+    /// appended to that file, for programs that run long and talk a lot (daemons).
+    public init(
+        _ executable: String, _ arguments: [String], logFile: String? = nil, environment: [String: String]? = nil
+    ) throws {
         process.executableURL = URL(fileURLWithPath: try Self.locate(executable))
         process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = output
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        self.logFile = logFile
+        if let logFile {
+            if !FileManager.default.fileExists(atPath: logFile) {
+                _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+            try handle.seekToEnd()
+            process.standardOutput = handle
+            process.standardError = handle
+        } else {
+            process.standardOutput = output
+            process.standardError = output
+        }
         commandLine = ([executable] + arguments).joined(separator: " ")
         try process.run()
+    }
+
+    /// Sends `signal` without waiting.
+    public func signal(_ signal: Int32) {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, signal)
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -28,6 +51,10 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Waits for the process to end and returns its exit status and combined output.
     public func wait() -> (status: Int32, output: String) {
+        if let logFile {
+            process.waitUntilExit()
+            return (process.terminationStatus, (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "")
+        }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
@@ -53,6 +80,18 @@ public final class ChildProcess: @unchecked Sendable {
         }
         throw TestFailure("\(name) is not installed; run scripts/setup")
     }
+}
+
+/// Where SwiftPM put the product `name` (`bulwarkd`, `bulwark-agent`, `bulwark`): beside the test bundle, or a
+/// folder above it.
+public func productPath(_ name: String) -> String {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent(name).path),
+        directory.path != "/"
+    {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent(name).path
 }
 
 /// A test precondition that did not hold, with a message that says what to do.

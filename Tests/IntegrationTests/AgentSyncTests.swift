@@ -1,0 +1,226 @@
+import BulwarkAPI
+import BulwarkClient
+import BulwarkCore
+import Foundation
+import Libvirt
+import TestSupport
+import Testing
+
+extension IntegrationSuite {
+    /// The product end to end: bulwarkd, an enrolled bulwark-agent, the real libvirtd and a booted guest. Every
+    /// point is restored from the datastore and compared with the source disk by SHA-256.
+    @Suite struct AgentSyncTests {
+        /// Full, incremental, nothing changed, QEMU killed (consistency check), checkpoint deleted, disk grown: each
+        /// sync is of the right kind, reads what it must, and the last point restores bit-exact.
+        @Test func syncsOfEveryKindRestoreBitExact() async throws {
+            let testbed = try await Testbed.start(chunkSize: "1M")
+            defer { testbed.stop() }
+            try await withGuest { guest in
+                do {
+                    try await run(testbed, guest)
+                } catch {
+                    Issue.record("\(error)\n\(testbed.diagnostics())")
+                }
+            }
+        }
+
+        private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {
+            let name = guest.name
+            let uuid = try await testbed.protect(name)
+            let hypervisor = guest.hypervisor
+            func write(_ byte: UInt8, _ offset: String, _ length: String) async throws {
+                try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: byte, offset: offset, length: length) }
+            }
+
+            // 1. Full: every allocated block; the guest agent answers, so the point is application-consistent.
+            try await write(0xab, "1M", "128k")
+            let full = try await testbed.backup(name)
+            #expect(full.state == .succeeded, "\(full.error ?? "")")
+            var points = try await testbed.points(name)
+            #expect(points.count == 1)
+            #expect(points.first?.syncKind == .full)
+            #expect(points.first?.consistency == .applicationConsistent)
+
+            // 2. Incremental: one 64 KiB write inside one 1 MiB chunk: exactly that chunk is read.
+            try await write(0xcd, "5M", "64k")
+            let incremental = try await testbed.backup(name)
+            #expect(incremental.state == .succeeded, "\(incremental.error ?? "")")
+            #expect(incremental.bytes?.bytesScanned == 1 << 20)
+            points = try await testbed.points(name)
+            #expect(points.first?.syncKind == .incremental)
+            #expect((points.first?.transferredBytes ?? .max) < 1 << 20)
+
+            // 3. Nothing changed: nothing read, nothing sent.
+            let idle = try await testbed.backup(name)
+            #expect(idle.state == .succeeded)
+            #expect(idle.bytes?.bytesScanned == 0)
+            #expect(idle.bytes?.bytesSent == 0)
+
+            // 4. A checkpoint deleted behind Bulwark's back: a consistency check, not a failure.
+            // The agent prunes the older checkpoint just after the commit: one checkpoint, the newest point's.
+            var checkpoints: [String] = []
+            try await waitUntil("the agent to prune old checkpoints", seconds: 30) {
+                checkpoints = try await hypervisor.run { try $0.domain(named: name).checkpoints().map(\.name) }
+                return checkpoints.count == 1
+            }
+            let stale = checkpoints[0]
+            try await hypervisor.run { try $0.domain(named: name).checkpoint(named: stale).delete() }
+            try await write(0x11, "7M", "64k")
+            let afterDelete = try await testbed.backup(name)
+            #expect(afterDelete.state == .succeeded, "\(afterDelete.error ?? "")")
+            points = try await testbed.points(name)
+            #expect(points.first?.syncKind == .consistencyCheck)
+            let deleteLog = try await testbed.job(afterDelete.id).log?.map(\.message).joined(separator: "\n") ?? ""
+            #expect(deleteLog.contains("missing"), "\(deleteLog)")
+
+            // 5. QEMU killed between syncs: bitmaps left in use; the next sync is a consistency check.
+            kill(try guest.qemuPID(), SIGKILL)
+            try await waitUntil("QEMU of \(name) to be gone", seconds: 60) {
+                try await hypervisor.run { try !$0.domain(named: name).state().isActive }
+            }
+            try await hypervisor.run { try $0.domain(named: name).start() }
+            try await guest.waitUntilReady(count: 2)
+            try await write(0x5a, "9M", "64k")
+            let afterKill = try await testbed.backup(name)
+            #expect(afterKill.state == .succeeded, "\(afterKill.error ?? "")")
+            points = try await testbed.points(name)
+            #expect(points.first?.syncKind == .consistencyCheck)
+            let killLog = try await testbed.job(afterKill.id).log?.map(\.message).joined(separator: "\n") ?? ""
+            #expect(killLog.contains("inconsistent"), "\(killLog)")
+
+            // 6. The disk grown between syncs: a consistency check of the new size.
+            try ChildProcess.run("virsh", ["-c", systemURI, "blockresize", name, "vda", "80M"])
+            try await write(0x77, "70M", "64k")
+            let afterGrow = try await testbed.backup(name)
+            #expect(afterGrow.state == .succeeded, "\(afterGrow.error ?? "")")
+            points = try await testbed.points(name)
+            #expect(points.first?.syncKind == .consistencyCheck)
+            #expect(points.first?.logicalBytes ?? 0 > 80 << 20)
+
+            // 7. Then an incremental again, and the last point restores bit-exact once QEMU no longer writes.
+            try await write(0x99, "3M", "64k")
+            let last = try await testbed.backup(name)
+            #expect(last.state == .succeeded, "\(last.error ?? "")")
+            points = try await testbed.points(name)
+            #expect(points.first?.syncKind == .incremental)
+            let point = try #require(points.first)
+            try await hypervisor.run { try $0.domain(named: name).destroy() }
+            for (disk, path) in [("vda", guest.vdaPath), ("vdb", guest.vdbPath)] {
+                let source = try imageDigest(path, scratch: guest.directory)
+                let restored = try testbed.restoredDigest(vm: uuid, point: point.id, disk: disk)
+                #expect(restored == source, "disk \(disk) of point \(point.id) does not restore bit-exact")
+            }
+            let verify: [MaintenanceReport] = try await testbed.client.post("/v1/verify", [String: String]())
+            let verified = verify.allSatisfy(\.ok)
+            #expect(verified, "\(verify)")
+            // Whatever the daemons logged, no private key is in it.
+            for file in [testbed.agentLog, testbed.serverLog] {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                #expect(!text.contains("PRIVATE KEY"), "\(file) holds a private key")
+            }
+        }
+
+        /// The agent killed with SIGKILL mid-transfer: the job fails once the agent is back, no point appears, and
+        /// the next sync completes without sending again the chunks the first one uploaded.
+        @Test func agentKilledMidTransferLeavesNoPoint() async throws {
+            let testbed = try await Testbed.start(chunkSize: "64K")
+            defer { testbed.stop() }
+            try await withGuest { guest in
+                do {
+                    let name = guest.name
+                    _ = try await testbed.protect(name)
+                    let random = guest.directory.file("random.bin")
+                    try ChildProcess.run("dd", ["if=/dev/urandom", "of=\(random)", "bs=1M", "count=48", "status=none"])
+                    try await guest.hypervisor.run { connection in
+                        let reply = try connection.domain(named: name).monitorCommand(
+                            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -s \(random) 8M 48M\"",
+                            humanMonitor: true)
+                        guard reply.isEmpty || reply.contains("wrote") else { throw TestFailure("qemu-io: \(reply)") }
+                    }
+                    let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
+                    let chunks = testbed.datastorePath + "/.chunks"
+                    func chunkCount() -> Int {
+                        (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? [])
+                            .filter { $0.count > 60 && !$0.contains(".tmp") }.count
+                    }
+                    try await waitUntil("the first chunks to arrive", seconds: 300) { chunkCount() >= 40 }
+                    testbed.killAgent()
+                    let uploadedBeforeKill = chunkCount()
+                    #expect(uploadedBeforeKill < 768, "the sync finished before the agent could be killed")
+
+                    try testbed.startAgent()
+                    let failed = try await testbed.wait(job.id, seconds: 120)
+                    #expect(failed.state == .failed)
+                    #expect(failed.error?.contains("restarted") == true, "\(failed.error ?? "")")
+                    #expect(try await testbed.points(name).isEmpty)
+
+                    let retry = try await testbed.backup(name)
+                    #expect(retry.state == .succeeded, "\(retry.error ?? "")\n\(testbed.diagnostics())")
+                    let points = try await testbed.points(name)
+                    #expect(points.count == 1)
+                    // 768 distinct random chunks of 64 KiB; those uploaded before the kill are not sent again.
+                    let sent = retry.bytes?.bytesSent ?? .max
+                    #expect(sent <= Int64(768 - uploadedBeforeKill) * (64 << 10 + 64) + (1 << 20), "sent \(sent)")
+                } catch {
+                    Issue.record("\(error)\n\(testbed.diagnostics())")
+                }
+            }
+        }
+
+        /// A shut-off VM is backed up through qemu-nbd (crash-consistent) and restores bit-exact; a VM undefined
+        /// while protected fails its sync with an error that names it; a policy requiring quiesce fails clearly
+        /// when the guest agent does not answer.
+        @Test func shutOffVMAndFaults() async throws {
+            let testbed = try await Testbed.start(chunkSize: "1M", policy: .init(quiesce: "required"))
+            defer { testbed.stop() }
+            try await withGuest(kernelArguments: ["bulwark.agent=0"]) { guest in
+                do {
+                    let name = guest.name
+                    let uuid = try await testbed.protect(name)
+                    let hypervisor = guest.hypervisor
+                    try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x42, offset: "2M", length: "256k") }
+
+                    let refused = try await testbed.backup(name)
+                    #expect(refused.state == .failed)
+                    #expect(refused.error?.contains("guest agent") == true, "\(refused.error ?? "")")
+                    #expect(try await testbed.points(name).isEmpty)
+
+                    // With --quiesce auto the same VM gets a crash-consistent point and a checkpoint.
+                    let _: GroupView = try await testbed.client.patch(
+                        "/v1/groups/gold", GroupModifyRequest(policy: .init(quiesce: "auto")))
+                    let online = try await testbed.backup(name)
+                    #expect(online.state == .succeeded, "\(online.error ?? "")")
+                    #expect(try await testbed.points(name).first?.consistency == .crashConsistent)
+                    try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x43, offset: "6M", length: "64k") }
+
+                    // Shut off: read through qemu-nbd with the checkpoint's bitmap, only the changed chunk.
+                    try await hypervisor.run { try $0.domain(named: name).destroy() }
+                    let offline = try await testbed.backup(name)
+                    #expect(offline.state == .succeeded, "\(offline.error ?? "")")
+                    #expect(offline.bytes?.bytesScanned == 1 << 20)
+                    let point = try #require(try await testbed.points(name).first)
+                    #expect(point.consistency == .crashConsistent)
+                    #expect(point.syncKind == .incremental)
+                    for (disk, path) in [("vda", guest.vdaPath), ("vdb", guest.vdbPath)] {
+                        #expect(
+                            try testbed.restoredDigest(vm: uuid, point: point.id, disk: disk)
+                                == (try imageDigest(path, scratch: guest.directory)))
+                    }
+
+                    // Undefined while protected: once the inventory shows it missing, a sync is refused by name.
+                    try await hypervisor.run { try $0.domain(named: name).undefine() }
+                    try await waitUntil("the inventory to show \(name) missing", seconds: 60) {
+                        let vms: [VMView] = try await testbed.client.get("/v1/vms")
+                        return vms.first { $0.name == name }?.state == "missing"
+                    }
+                    let gone = await #expect(throws: ClientError.self) { try await testbed.backup(name) }
+                    #expect(gone?.message.contains(name) == true, "\(gone?.message ?? "")")
+                    let kept: [RecoveryPointView] = try await testbed.client.get("/v1/points?vm=\(uuid.uuidString)")
+                    #expect(kept.count == 2)
+                } catch {
+                    Issue.record("\(error)\n\(testbed.diagnostics())")
+                }
+            }
+        }
+    }
+}

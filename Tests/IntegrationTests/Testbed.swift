@@ -1,0 +1,161 @@
+import BulwarkAPI
+import BulwarkClient
+import BulwarkCore
+import BulwarkStore
+import Crypto
+import Foundation
+import Libvirt
+import TestSupport
+
+/// The whole product on this machine for one test: a real `bulwarkd`, a real `bulwark-agent` enrolled with it and
+/// talking to the real libvirtd, a datastore and a protection group. Every part is the built binary, so a test
+/// can kill one with SIGKILL.
+final class Testbed: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let client: BulwarkAPIClient
+    let host = "testhost"
+    private(set) var server: ChildProcess
+    private(set) var agent: ChildProcess?
+    var datastorePath: String { directory.file("datastore") }
+    var agentState: String { directory.file("agent") }
+    var serverLog: String { directory.file("bulwarkd.log") }
+    var agentLog: String { directory.file("agent.log") }
+
+    private init(directory: TemporaryDirectory, server: ChildProcess, client: BulwarkAPIClient) {
+        self.directory = directory
+        self.server = server
+        self.client = client
+    }
+
+    /// Starts bulwarkd, enrolls and starts an agent, and makes datastore `main` (chunk size `chunkSize`) and group
+    /// `gold` with `policy`.
+    static func start(chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init()) async throws -> Testbed {
+        let directory = try TemporaryDirectory("bulwark-testbed")
+        let server = try startServer(directory)
+        let client = try BulwarkAPIClient(
+            configuration: try ClientConfiguration.resolve(
+                server: nil, token: nil, ca: nil, environment: ["BULWARK_DATA_DIR": directory.file("server")]))
+        let testbed = Testbed(directory: directory, server: server, client: client)
+        do {
+            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest())
+            let url = try String(contentsOfFile: directory.file("server/address"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try ChildProcess.run(
+                productPath("bulwark-agent"),
+                ["enroll", "--server", url, "--token", token.token, "--name", testbed.host, "--state-dir", testbed.agentState])
+            try testbed.startAgent()
+            let _: DatastoreView = try await client.post(
+                "/v1/datastores", DatastoreCreateRequest(name: "main", path: testbed.datastorePath, chunkSize: chunkSize))
+            let _: GroupView = try await client.post(
+                "/v1/groups", GroupCreateRequest(name: "gold", datastore: "main", policy: policy))
+        } catch {
+            testbed.stop()
+            throw error
+        }
+        return testbed
+    }
+
+    private static func startServer(_ directory: TemporaryDirectory) throws -> ChildProcess {
+        let data = directory.file("server")
+        try? FileManager.default.removeItem(atPath: "\(data)/address")
+        let server = try ChildProcess(
+            productPath("bulwarkd"), ["--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info"],
+            logFile: directory.file("bulwarkd.log"))
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: "\(data)/address") {
+            guard server.isRunning, Date() < deadline else {
+                throw TestFailure("bulwarkd did not start: \(server.wait().output)")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return server
+    }
+
+    func startAgent() throws {
+        agent = try ChildProcess(
+            productPath("bulwark-agent"),
+            ["run", "--state-dir", agentState, "--libvirt", systemURI, "--log-level", "debug"], logFile: agentLog)
+    }
+
+    /// SIGKILL: the agent dies mid-whatever, as a host crash or OOM kill would leave it.
+    func killAgent() {
+        agent?.kill()
+        agent = nil
+    }
+
+    /// Stops everything and removes the files (datastore included).
+    func stop() {
+        agent?.signal(SIGTERM)
+        agent?.kill()
+        server.kill()
+        Task { [client] in await client.shutdown() }
+        directory.cleanUp()
+    }
+
+    /// Waits until the agent's inventory shows `name` and adds it to group `gold`.
+    func protect(_ name: String) async throws -> UUID {
+        var found: VMView?
+        try await waitUntil("the agent to report VM \(name)", seconds: 60) {
+            let vms: [VMView] = try await client.get("/v1/vms")
+            found = vms.first { $0.name == name && $0.host == host }
+            return found != nil
+        }
+        let _: GroupView = try await client.post("/v1/groups/gold/members", GroupMembersRequest(vms: ["\(host)/\(name)"]))
+        return found!.uuid
+    }
+
+    /// Asks for a sync and waits for the job to end; returns the finished job.
+    func backup(_ name: String) async throws -> JobView {
+        let job: JobView = try await client.post("/v1/backup", BackupRequest(vm: "\(host)/\(name)"))
+        return try await wait(job.id)
+    }
+
+    func check(_ name: String) async throws -> JobView {
+        let jobs: [JobView] = try await client.post("/v1/check", CheckRequest(vm: "\(host)/\(name)"))
+        return try await wait(jobs[0].id)
+    }
+
+    func wait(_ id: String, seconds: Double = 600) async throws -> JobView {
+        var job: JobView?
+        try await waitUntil("job \(id) to end", seconds: seconds) {
+            job = try await client.get("/v1/jobs/\(id)")
+            return job!.state.isFinished
+        }
+        return job!
+    }
+
+    func job(_ id: String) async throws -> JobView { try await client.get("/v1/jobs/\(id)") }
+
+    func points(_ name: String) async throws -> [RecoveryPointView] {
+        try await client.get("/v1/points?vm=\(host)/\(name)")
+    }
+
+    /// SHA-256 of disk `target` of `point` as the datastore restores it.
+    func restoredDigest(vm: UUID, point: String, disk target: String) throws -> String {
+        let store = try Datastore.open(at: datastorePath)
+        guard let id = RecoveryPointID(point) else { throw TestFailure("point id \(point) does not parse") }
+        var hash = SHA256()
+        try store.readDisk(RecoveryPointRef(vm: vm, point: id), disk: target) { _, bytes in hash.update(data: bytes) }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A description of what went on, for a failing test.
+    func diagnostics() -> String {
+        let agentText = (try? String(contentsOfFile: agentLog, encoding: .utf8)) ?? ""
+        let serverText = (try? String(contentsOfFile: serverLog, encoding: .utf8)) ?? ""
+        return "--- agent log (tail) ---\n\(agentText.suffix(6000))\n--- bulwarkd log (tail) ---\n\(serverText.suffix(4000))"
+    }
+}
+
+/// SHA-256 of a disk image's guest-visible bytes: `qemu-img convert` to raw, then hashed. Only for a disk no running
+/// QEMU writes to.
+func imageDigest(_ path: String, scratch: TemporaryDirectory) throws -> String {
+    let raw = scratch.file("digest-\(UUID().uuidString.prefix(6)).raw")
+    defer { try? FileManager.default.removeItem(atPath: raw) }
+    try ChildProcess.run("qemu-img", ["convert", "-U", "-O", "raw", path, raw])
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: raw))
+    defer { try? handle.close() }
+    var hash = SHA256()
+    while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty { hash.update(data: data) }
+    return hash.finalize().map { String(format: "%02x", $0) }.joined()
+}
