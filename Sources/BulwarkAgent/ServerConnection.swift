@@ -91,7 +91,8 @@ public final class ServerConnection: Sendable {
                 switch status {
                 case 401, 403: .unauthorized
                 case 404: .notFound
-                case 400..<500: .rejected
+                // The datastore is full: retrying would not help, the admin must act.
+                case 400..<500, 507: .rejected
                 default: .unreachable
                 }
             throw AgentError(code, "\(method) \(path): \(message)")

@@ -26,6 +26,8 @@ extension APIError {
                 self = .invalid(error.message)
             case .pointNotFound, .diskNotFound:
                 self = .notFound(error.message)
+            case .noSpace:
+                self = APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: "datastore-full", message: error.message)
             default: return nil
             }
         default:

@@ -26,8 +26,8 @@ struct InventoryRoutes {
             let vm = try await catalog.resolveVM(try VMReference(parsing: String(text)))
             return try await catalog.recoveryPoints(vm: vm.uuid).map(Self.view)
         }
-        group.post("verify") { request, _ in
-            try await maintain(request) { store, name in
+        group.post("verify") { request, context in
+            let reports = try await maintain(request) { store, name in
                 let report = try store.verify()
                 return MaintenanceReport(
                     datastore: name,
@@ -36,6 +36,16 @@ struct InventoryRoutes {
                     damagedChunks: report.badChunks.map(\.digest.description),
                     damagedPoints: report.damagedPoints.map(\.point.description), ok: report.isClean)
             }
+            // A damaged point is no base for the next sync, which therefore stores the lost data again.
+            for point in reports.flatMap(\.damagedPoints) {
+                guard let text = point.split(separator: "/").last, let id = RecoveryPointID(String(text)) else { continue }
+                do {
+                    try await catalog.updateRecoveryPointState(id: id, to: .damaged)
+                } catch {
+                    context.logger.warning("cannot mark point \(point) damaged in the catalog: \(error)")
+                }
+            }
+            return reports
         }
         group.post("gc") { request, _ in
             try await maintain(request) { store, name in

@@ -43,6 +43,8 @@ public struct DatastoreError: Error, CustomStringConvertible, Sendable {
         public static let invalidArgument = Code("invalid-argument")
         /// A file system call failed (disk full, permissions, I/O error).
         public static let io = Code("io")
+        /// The datastore's file system is full (ENOSPC, EDQUOT).
+        public static let noSpace = Code("no-space")
 
         public var description: String { rawValue }
     }
@@ -69,9 +71,14 @@ public struct DatastoreError: Error, CustomStringConvertible, Sendable {
     /// An `io` error for a failed system call, from `errno`.
     static func system(_ operation: String, _ path: String, errno number: Int32, fix: String? = nil) -> DatastoreError {
         let reason = String(cString: strerror(number))
-        let advice = fix ?? "check free space, permissions and the kernel log for I/O errors"
+        let full = number == ENOSPC || number == EDQUOT
+        let advice =
+            full
+            ? "the datastore's file system is full: free space there (bulwark gc, shorter retention) or move the "
+                + "datastore to a larger one; recovery points already written are intact"
+            : fix ?? "check free space, permissions and the kernel log for I/O errors"
         return DatastoreError(
-            .io, "could not \(operation) \(path): \(reason); \(advice)",
+            full ? .noSpace : .io, "could not \(operation) \(path): \(reason); \(advice)",
             cause: POSIXErrorCode(rawValue: number).map { POSIXError($0) })
     }
 }

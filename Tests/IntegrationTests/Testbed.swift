@@ -29,8 +29,17 @@ final class Testbed: @unchecked Sendable {
 
     /// Starts bulwarkd, enrolls and starts an agent, and makes datastore `main` (chunk size `chunkSize`) and group
     /// `gold` with `policy`.
-    static func start(chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init()) async throws -> Testbed {
+    ///
+    /// With `datastoreLimit` (a tmpfs size such as `24m`) the datastore lives on a file system of that size, so a
+    /// test can fill it.
+    static func start(
+        chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init(), datastoreLimit: String? = nil
+    ) async throws -> Testbed {
         let directory = try TemporaryDirectory("bulwark-testbed")
+        if let datastoreLimit {
+            try FileManager.default.createDirectory(atPath: directory.file("datastore"), withIntermediateDirectories: true)
+            try ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=\(datastoreLimit)", "tmpfs", directory.file("datastore")])
+        }
         let server = try startServer(directory)
         let client = try BulwarkAPIClient(
             configuration: try ClientConfiguration.resolve(
@@ -89,6 +98,7 @@ final class Testbed: @unchecked Sendable {
         agent?.kill()
         server.kill()
         Task { [client] in await client.shutdown() }
+        _ = try? ChildProcess.run("umount", [datastorePath])
         directory.cleanUp()
     }
 

@@ -1,0 +1,80 @@
+import BulwarkAPI
+import BulwarkClient
+import BulwarkCore
+import Foundation
+import Libvirt
+import TestSupport
+import Testing
+
+extension IntegrationSuite {
+    /// What happens to backups when the datastore goes wrong under them.
+    @Suite struct DatastoreFaultTests {
+        /// A corrupted chunk is found by verify, its points are marked damaged and the next sync stores the data
+        /// again; a datastore that fills up mid-sync fails the job with a clear error and leaves every earlier point
+        /// intact and restorable.
+        @Test func corruptedChunkAndFullDatastore() async throws {
+            let testbed = try await Testbed.start(chunkSize: "1M", datastoreLimit: "24m")
+            defer { testbed.stop() }
+            try await withGuest { guest in
+                do {
+                    try await run(testbed, guest)
+                } catch {
+                    Issue.record("\(error)\n\(testbed.diagnostics())")
+                }
+            }
+        }
+
+        private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {
+            let name = guest.name
+            let uuid = try await testbed.protect(name)
+            let hypervisor = guest.hypervisor
+            try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0xab, offset: "1M", length: "256k") }
+            let first = try await testbed.backup(name)
+            #expect(first.state == .succeeded, "\(first.error ?? "")")
+            let point1 = try #require(first.recoveryPoint)
+
+            // Damage one stored chunk of vda (the one holding the 0xab write): flip bytes of its payload.
+            let chunks = testbed.datastorePath + "/.chunks"
+            let files = (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? [])
+                .filter { $0.count > 60 }
+            let victim = try #require(files.first)
+            let path = "\(chunks)/\(victim)"
+            var bytes = try #require(FileManager.default.contents(atPath: path))
+            for index in stride(from: 20, to: min(bytes.count, 60), by: 1) { bytes[index] ^= 0xff }
+            try bytes.write(to: URL(fileURLWithPath: path))
+
+            let verify: [MaintenanceReport] = try await testbed.client.post("/v1/verify", [String: String]())
+            #expect(verify.first?.ok == false)
+            #expect(verify.first?.damagedPoints.contains { $0.hasSuffix(point1) } == true, "\(verify)")
+            let damaged = try await testbed.points(name)
+            #expect(damaged.first { $0.id == point1 }?.state == .damaged)
+
+            // The next sync has no sound base: it reads everything and stores the lost chunk again.
+            let repair = try await testbed.backup(name)
+            #expect(repair.state == .succeeded, "\(repair.error ?? "")")
+            #expect((repair.bytes?.bytesSent ?? 0) > 0)
+            let point2 = try #require(repair.recoveryPoint)
+            let clean: [MaintenanceReport] = try await testbed.client.post("/v1/verify", [String: String]())
+            #expect(clean.first?.ok == true, "\(clean)")
+            let digests = try ["vda", "vdb"].map { try testbed.restoredDigest(vm: uuid, point: point2, disk: $0) }
+
+            // 48 MiB of random data cannot fit in the 24 MiB datastore: the sync fails and says why.
+            let random = guest.directory.file("random.bin")
+            try ChildProcess.run("dd", ["if=/dev/urandom", "of=\(random)", "bs=1M", "count=48", "status=none"])
+            try await hypervisor.run { connection in
+                let reply = try connection.domain(named: name).monitorCommand(
+                    "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -s \(random) 8M 48M\"",
+                    humanMonitor: true)
+                guard reply.isEmpty || reply.contains("wrote") else { throw TestFailure("qemu-io: \(reply)") }
+            }
+            let full = try await testbed.backup(name)
+            #expect(full.state == .failed)
+            #expect(full.error?.contains("full") == true, "\(full.error ?? "")")
+            let after = try await testbed.points(name)
+            #expect(after.count == 2)
+            #expect(after.allSatisfy { $0.id == point1 || $0.id == point2 })
+            let still = try ["vda", "vdb"].map { try testbed.restoredDigest(vm: uuid, point: point2, disk: $0) }
+            #expect(still == digests, "point \(point2) no longer restores as it did")
+        }
+    }
+}
