@@ -14,6 +14,18 @@ public import Foundation
 //   POST /v1/agent/tasks/{id}/commit                  AgentCommit → AgentCommitResult
 //   POST /v1/agent/tasks/{id}/finish                  AgentTaskFinish (failed or cancelled; commit ends a success)
 //   POST /v1/agent/inventory                          AgentInventoryReport → AgentInventoryResult
+//   GET  /v1/agent/ping                               AgentPing (for `bulwark-agent doctor`; changes nothing)
+
+/// `GET /v1/agent/ping`: the server knows the calling agent.
+public struct AgentPing: Codable, Sendable, Hashable {
+    /// The host the agent's certificate names.
+    public var host: String
+    public var serverTime: Date
+    public init(host: String, serverTime: Date) {
+        self.host = host
+        self.serverTime = serverTime
+    }
+}
 
 /// `POST /v1/agent/inventory`: every VM the host has, replacing the last report.
 public struct AgentInventoryReport: Codable, Sendable, Hashable {
@@ -225,11 +237,15 @@ public struct AgentCommit: Codable, Sendable, Hashable {
     public var checkpoint: AgentTask.CheckpointRecord?
     /// Chunk bytes sent for this point.
     public var transferredBytes: Int64
+    /// Why change tracking was not trusted, when a sync ran as a consistency check on its own (not at an admin's
+    /// request): the server raises an informational alert with it.
+    public var consistencyCheckReason: String?
 
     public init(
         syncKind: SyncKind, consistency: Consistency, domainXML: String, disks: [Disk],
-        checkpoint: AgentTask.CheckpointRecord?, transferredBytes: Int64
+        checkpoint: AgentTask.CheckpointRecord?, transferredBytes: Int64, consistencyCheckReason: String? = nil
     ) {
+        self.consistencyCheckReason = consistencyCheckReason
         self.syncKind = syncKind
         self.consistency = consistency
         self.domainXML = domainXML
@@ -267,6 +283,14 @@ public struct BackupRequest: Codable, Sendable, Hashable {
         self.vm = vm
         self.expressFull = expressFull
         self.retainUntil = retainUntil
+    }
+
+    /// `expressFull` may be left out (false).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        vm = try container.decode(String.self, forKey: .vm)
+        expressFull = try container.decodeIfPresent(Bool.self, forKey: .expressFull) ?? false
+        retainUntil = try container.decodeIfPresent(Date.self, forKey: .retainUntil)
     }
 }
 

@@ -1,6 +1,7 @@
 import BulwarkAPI
 public import BulwarkStore
 import Foundation
+public import Logging
 
 /// Sends chunks the datastore lacks, once each: asks the server which digests it is missing and uploads only those.
 ///
@@ -15,7 +16,10 @@ public actor ChunkUploader {
     public private(set) var uploadedChunks = 0
     public private(set) var uploadedBytes: Int64 = 0
 
-    public init(server: ServerConnection, taskID: String, known: Set<ChunkDigest>) {
+    private let logger: Logger
+
+    public init(server: ServerConnection, taskID: String, known: Set<ChunkDigest>, logger: Logger) {
+        self.logger = logger
         self.server = server
         self.taskID = taskID
         self.known = known
@@ -28,15 +32,15 @@ public actor ChunkUploader {
             _ = try await running.value
             return 0
         }
-        let task = Task { [server, taskID] () throws -> Int in
+        let task = Task { [server, taskID, logger] () throws -> Int in
             let digest = chunk.digest.description
-            let answer = try await Retry.transient("query chunk \(digest)") { () async throws(AgentError) in
+            let answer = try await Retry.transient("query chunk \(digest)", logger: logger) { () async throws(AgentError) in
                 try await server.json(
                     .POST, "/v1/agent/tasks/\(taskID)/chunks/query", body: ChunkQuery(digests: [digest]),
                     as: ChunkQueryResult.self)
             }
             guard answer?.missing.contains(digest) == true else { return 0 }
-            _ = try await Retry.transient("upload chunk \(digest)") { () async throws(AgentError) in
+            _ = try await Retry.transient("upload chunk \(digest)", logger: logger) { () async throws(AgentError) in
                 try await server.send(.PUT, "/v1/agent/tasks/\(taskID)/chunks/\(digest)", body: chunk.bytes)
             }
             return chunk.bytes.count

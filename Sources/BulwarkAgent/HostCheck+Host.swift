@@ -1,3 +1,4 @@
+import BulwarkCore
 public import Foundation
 import X509
 
@@ -22,15 +23,15 @@ extension HostCheck {
         }
         let needed = scratchThreshold(largestDisk: largestDisk)
         let missing = measuredAt != directory ? " (does not exist yet; measured at \(measuredAt))" : ""
-        let summary = "scratch directory \(directory)\(missing) has \(formatBytes(available)) free"
+        let summary = "scratch directory \(directory)\(missing) has \(ByteCount.approximate(Int64(clamping: available))) free"
         if available >= needed {
             return HostCheck(
-                missing.isEmpty ? .ok : .warn, "\(summary) (want \(formatBytes(needed)) or more)",
+                missing.isEmpty ? .ok : .warn, "\(summary) (want \(ByteCount.approximate(Int64(clamping: needed))) or more)",
                 fix: "create it: `mkdir -p -m 0700 \(directory)`")
         }
         return HostCheck(
             .warn,
-            "\(summary), less than \(formatBytes(needed)) (a tenth of the largest disk, at least 1 GiB): syncs of "
+            "\(summary), less than \(ByteCount.approximate(Int64(clamping: needed))) (a tenth of the largest disk, at least 1 GiB): syncs of "
                 + "busy VMs may fail when their scratch file fills the file system",
             fix: "free space there, or pass --scratch-dir (BULWARK_AGENT_SCRATCH_DIR) with a larger file system")
     }
@@ -135,18 +136,6 @@ extension HostCheck {
         return check
     }
 
-    /// The side-effect-free call of ``serverAnswers(_:)``: the base index of disk `doctor` of the nil task.
-    static let probePath = "/v1/agent/tasks/00000000-0000-0000-0000-000000000000/base/doctor"
-
-    /// Bytes in binary units, e.g. `4.0 GiB`.
-    static func formatBytes(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
+    /// The side-effect-free call of ``serverAnswers(_:)``.
+    static let probePath = "/v1/agent/ping"
 }

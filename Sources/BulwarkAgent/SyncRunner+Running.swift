@@ -69,7 +69,7 @@ extension SyncRunner {
                 try connection.domain(uuid: uuid).backupDescription()
             }
             var indexes: [String: FixedIndex] = [:]
-            let uploader = ChunkUploader(server: server, taskID: task.id, known: Set(bases.values.flatMap(\.digests)))
+            let uploader = ChunkUploader(server: server, taskID: task.id, known: Set(bases.values.flatMap(\.digests)), logger: logger)
             await reporter.enter(.transfer)
             let plans = try await planDisks(
                 domain.disks.map { disk in

@@ -21,7 +21,7 @@ extension SyncRunner {
             await reporter.log(.warning, "running a consistency check: \(mode.reason ?? "")")
         }
         await reporter.log(.info, "the VM is shut off: reading its disks with qemu-nbd (crash-consistent)")
-        let uploader = ChunkUploader(server: server, taskID: task.id, known: Set(bases.values.flatMap(\.digests)))
+        let uploader = ChunkUploader(server: server, taskID: task.id, known: Set(bases.values.flatMap(\.digests)), logger: logger)
         var indexes: [String: FixedIndex] = [:]
         await reporter.enter(.transfer)
         for disk in domain.disks {

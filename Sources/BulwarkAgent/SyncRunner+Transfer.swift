@@ -146,7 +146,8 @@ extension SyncRunner {
         let body = AgentCommit(
             syncKind: kind, consistency: consistency, domainXML: domainXML,
             disks: indexes.sorted { $0.key < $1.key }.map { .init(target: $0.key, index: Data($0.value.encoded())) },
-            checkpoint: checkpoint, transferredBytes: sent)
+            checkpoint: checkpoint, transferredBytes: sent,
+            consistencyCheckReason: task.command == .sync ? mode.reason : nil)
         let path = "/v1/agent/tasks/\(task.id)/commit"
         guard let result = try await Retry.transient("commit", logger: logger, { () async throws(AgentError) in
             try await server.json(.POST, path, body: body, as: AgentCommitResult.self, timeout: .seconds(900))

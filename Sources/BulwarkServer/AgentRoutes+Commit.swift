@@ -67,10 +67,29 @@ extension AgentRoutes {
             throw error
         }
         await uploads.forget(id)
+        await noteChangeTracking(commit, task: task, host: host, logger: logger)
         logger.info(
             "committed recovery point",
             metadata: ["point": "\(pointID)", "kind": "\(commit.syncKind)", "stored": "\(point.storedBytes)"])
         return AgentCommitResult(pointID: pointID.description)
+    }
+
+    /// Raises an informational alert when a sync had to run as a consistency check, and resolves it once an
+    /// incremental shows change tracking works again. Alerts are advice: failing to record one fails no commit.
+    func noteChangeTracking(_ commit: AgentCommit, task: TaskInfo, host: String, logger: Logger) async {
+        let subject = "vm \(host)/\(task.vmName)"
+        do {
+            if commit.syncKind == .consistencyCheck, let reason = commit.consistencyCheckReason {
+                try await catalog.raiseAlert(
+                    kind: .replicaInconsistent, severity: .information, subject: subject,
+                    message: "the sync of VM \(task.vmName) on \(host) ran as a consistency check: \(reason). The new "
+                        + "point is complete and a new checkpoint chain started; nothing to do unless this repeats")
+            } else if commit.syncKind == .incremental || commit.syncKind == .expressFull {
+                try await catalog.resolveAlerts(kind: .replicaInconsistent, subject: subject)
+            }
+        } catch {
+            logger.warning("cannot record the change-tracking alert for \(subject): \(error)")
+        }
     }
 
     /// The commit's indexes by disk target, checked: unique, valid targets, the datastore's chunk size.

@@ -31,6 +31,9 @@ struct AgentRoutes {
     static let maximumInventorySize = 8 << 20
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
+        group.get("ping") { _, context in
+            AgentPing(host: try Self.host(context), serverTime: Date())
+        }
         group.post("inventory") { request, context in
             let report = try await Self.decode(
                 AgentInventoryReport.self, request, context, limit: Self.maximumInventorySize, what: "the inventory report")

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Turns every error into a JSON error answer, so clients never see an HTML page or an empty body, and no bad
 /// request ends as a 5xx.
@@ -24,6 +25,11 @@ struct ErrorMiddleware: RouterMiddleware {
                 ? "no API endpoint \(request.method) \(request.uri.path); see docs/openapi.yaml"
                 : (error.body ?? error.status.reasonPhrase)
             return try APIError(error.status, code: code, message: message).response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            return try APIError(
+                .contentTooLarge, code: "too-large",
+                message: "the request body is larger than \(context.maxUploadSize) bytes, the most this endpoint takes")
+                .response(from: request, context: context)
         } catch let error as DecodingError {
             return try APIError.invalid("the request body is not what this endpoint takes: \(Self.describe(error))")
                 .response(from: request, context: context)

@@ -46,7 +46,7 @@ struct JobWatcher {
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
                 progressShown = true
             }
-            try? await Task.sleep(for: .milliseconds(500))
+            try? await Task.sleep(for: .milliseconds(200))
         }
     }
 

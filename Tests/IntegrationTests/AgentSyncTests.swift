@@ -87,6 +87,10 @@ extension IntegrationSuite {
             #expect(points.first?.syncKind == .consistencyCheck)
             let killLog = try await testbed.job(afterKill.id).log?.map(\.message).joined(separator: "\n") ?? ""
             #expect(killLog.contains("inconsistent"), "\(killLog)")
+            let alerts: [AlertView] = try await testbed.client.get("/v1/alerts")
+            #expect(
+                alerts.contains { $0.kind == "replica-inconsistent" && $0.severity == "information" && $0.message.contains("inconsistent") },
+                "\(alerts)")
 
             // 6. The disk grown between syncs: a consistency check of the new size.
             try ChildProcess.run("virsh", ["-c", systemURI, "blockresize", name, "vda", "80M"])
@@ -103,6 +107,8 @@ extension IntegrationSuite {
             #expect(last.state == .succeeded, "\(last.error ?? "")")
             points = try await testbed.points(name)
             #expect(points.first?.syncKind == .incremental)
+            let open: [AlertView] = try await testbed.client.get("/v1/alerts")
+            #expect(!open.contains { $0.kind == "replica-inconsistent" }, "an incremental resolves the alert: \(open)")
             let point = try #require(points.first)
             try await hypervisor.run { try $0.domain(named: name).destroy() }
             for (disk, path) in [("vda", guest.vdaPath), ("vdb", guest.vdbPath)] {
@@ -162,6 +168,48 @@ extension IntegrationSuite {
                     let sent = retry.bytes?.bytesSent ?? .max
                     #expect(sent <= Int64(768 - uploadedBeforeKill) * (64 << 10 + 64) + (1 << 20), "sent \(sent)")
                 } catch {
+                    Issue.record("\(error)\n\(testbed.diagnostics())")
+                }
+            }
+        }
+
+        /// The server unreachable mid-transfer (every connection to it reset for a few seconds): the agent retries
+        /// with back-off and the same task completes with a point.
+        @Test func serverUnreachableMidTransferLosesNoTask() async throws {
+            let testbed = try await Testbed.start(chunkSize: "64K")
+            defer { testbed.stop() }
+            try await withGuest { guest in
+                let address = try String(contentsOfFile: testbed.directory.file("server/address"), encoding: .utf8)
+                guard let port = URL(string: address.trimmingCharacters(in: .whitespacesAndNewlines))?.port else {
+                    throw TestFailure("no port in \(address)")
+                }
+                let rule = ["INPUT", "-p", "tcp", "--dport", "\(port)", "-j", "REJECT", "--reject-with", "tcp-reset"]
+                do {
+                    let name = guest.name
+                    _ = try await testbed.protect(name)
+                    let random = guest.directory.file("random.bin")
+                    try ChildProcess.run("dd", ["if=/dev/urandom", "of=\(random)", "bs=1M", "count=32", "status=none"])
+                    try await guest.hypervisor.run { connection in
+                        let reply = try connection.domain(named: name).monitorCommand(
+                            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -s \(random) 8M 32M\"",
+                            humanMonitor: true)
+                        guard reply.isEmpty || reply.contains("wrote") else { throw TestFailure("qemu-io: \(reply)") }
+                    }
+                    let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
+                    let chunks = testbed.datastorePath + "/.chunks"
+                    try await waitUntil("the first chunks to arrive", seconds: 300) {
+                        (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? []).count > 40
+                    }
+                    try ChildProcess.run("iptables", ["-I"] + rule)
+                    try await Task.sleep(for: .seconds(4))
+                    try ChildProcess.run("iptables", ["-D"] + rule)
+                    let done = try await testbed.wait(job.id, seconds: 600)
+                    #expect(done.state == .succeeded, "\(done.error ?? "")")
+                    #expect(try await testbed.points(name).count == 1)
+                    let log = try String(contentsOfFile: testbed.agentLog, encoding: .utf8)
+                    #expect(log.contains("retrying"), "the agent never had to retry: the outage missed the transfer")
+                } catch {
+                    _ = try? ChildProcess.run("iptables", ["-D"] + rule)
                     Issue.record("\(error)\n\(testbed.diagnostics())")
                 }
             }
