@@ -27,6 +27,22 @@ extension Catalog {
         }
     }
 
+    /// Makes `digest` the one admin token with `label`: others of that label are revoked. This is how the data
+    /// directory's token is rotated (delete `admin.token`, restart bulwarkd): the old one stops working at once.
+    /// Returns how many tokens were revoked.
+    @discardableResult
+    public func replaceAdminTokens(label: String, with digest: TokenDigest, now: Date = Date()) async throws -> Int {
+        try await write { db in
+            let bytes = Data(digest.bytes)
+            try db.execute(sql: "DELETE FROM admin_token WHERE label = ? AND digest <> ?", arguments: [label, bytes])
+            let revoked = db.changesCount
+            if try AdminTokenRecord.filter(Column("digest") == bytes).fetchCount(db) == 0 {
+                try AdminTokenRecord(digest: bytes, label: label, createdAt: now).insert(db)
+            }
+            return revoked
+        }
+    }
+
     /// Returns the label of the admin token with `digest`, or fails with `unauthorized`.
     ///
     /// Every stored digest is compared in full, so the time taken says nothing about near misses.

@@ -94,13 +94,9 @@ public enum BulwarkServerApplication {
     }
 }
 
-/// Records the data directory's admin token in the catalog, once.
+/// Makes the data directory's admin token the one `data-dir` token in the catalog: a token rotated by deleting
+/// `admin.token` revokes the old one on this start.
 private func registerAdminToken(_ token: String, in catalog: Catalog) async throws {
     guard let digest = TokenDigest(SHA256.hash(data: Data(token.utf8))) else { return }
-    do {
-        try await catalog.addAdminToken(digest, label: "data-dir")
-    } catch let error as CatalogError where error.code == .alreadyExists {
-        // Known from an earlier start.
-    }
+    try await catalog.replaceAdminTokens(label: "data-dir", with: digest)
 }
-

@@ -25,6 +25,18 @@ import Testing
         }
     }
 
+    @Test func rotatingTheDataDirectoryTokenRevokesTheOldOne() async throws {
+        try await withCatalog { catalog, _ in
+            try await catalog.replaceAdminTokens(label: "data-dir", with: digest(1), now: t0)
+            try await catalog.addAdminToken(digest(2), label: "alice", now: t0)
+            #expect(try await catalog.replaceAdminTokens(label: "data-dir", with: digest(1)) == 0)
+            #expect(try await catalog.replaceAdminTokens(label: "data-dir", with: digest(3)) == 1)
+            await expectCatalogError(.unauthorized) { try await catalog.verifyAdminToken(digest(1)) }
+            #expect(try await catalog.verifyAdminToken(digest(3)) == "data-dir")
+            #expect(try await catalog.verifyAdminToken(digest(2)) == "alice")
+        }
+    }
+
     @Test func digestsMustBe32Bytes() {
         #expect(TokenDigest([UInt8](repeating: 0, count: 31)) == nil)
         #expect(TokenDigest([UInt8](repeating: 0, count: 33)) == nil)
