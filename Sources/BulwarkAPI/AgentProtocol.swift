@@ -150,18 +150,8 @@ public struct AgentTask: Codable, Sendable, Hashable {
 
 /// `POST …/status`: where a task is, and what it logged since the last report.
 public struct AgentTaskStatus: Codable, Sendable, Hashable {
-    /// A log line of the task.
-    public struct LogLine: Codable, Sendable, Hashable {
-        public var time: Date
-        /// `info`, `warning` or `error` (``JobLogLevel`` raw values).
-        public var level: String
-        public var message: String
-        public init(time: Date, level: String, message: String) {
-            self.time = time
-            self.level = level
-            self.message = message
-        }
-    }
+    /// A log line of the task: the same shape as a job's.
+    public typealias LogLine = JobView.LogLine
 
     public var phase: JobPhase?
     public var progress: JobProgress?

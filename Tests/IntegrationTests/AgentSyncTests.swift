@@ -15,13 +15,7 @@ extension IntegrationSuite {
         @Test func syncsOfEveryKindRestoreBitExact() async throws {
             let testbed = try await Testbed.start(chunkSize: "1M")
             defer { testbed.stop() }
-            try await withGuest { guest in
-                do {
-                    try await run(testbed, guest)
-                } catch {
-                    Issue.record("\(error)\n\(testbed.diagnostics())")
-                }
-            }
+            try await withGuest(on: testbed) { guest in try await run(testbed, guest) }
         }
 
         private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {
@@ -131,45 +125,34 @@ extension IntegrationSuite {
         @Test func agentKilledMidTransferLeavesNoPoint() async throws {
             let testbed = try await Testbed.start(chunkSize: "64K")
             defer { testbed.stop() }
-            try await withGuest { guest in
-                do {
-                    let name = guest.name
-                    _ = try await testbed.protect(name)
-                    let random = guest.directory.file("random.bin")
-                    try ChildProcess.run("dd", ["if=/dev/urandom", "of=\(random)", "bs=1M", "count=48", "status=none"])
-                    try await guest.hypervisor.run { connection in
-                        let reply = try connection.domain(named: name).monitorCommand(
-                            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -s \(random) 8M 48M\"",
-                            humanMonitor: true)
-                        guard reply.isEmpty || reply.contains("wrote") else { throw TestFailure("qemu-io: \(reply)") }
-                    }
-                    let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
-                    let chunks = testbed.datastorePath + "/.chunks"
-                    func chunkCount() -> Int {
-                        (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? [])
-                            .filter { $0.count > 60 && !$0.contains(".tmp") }.count
-                    }
-                    try await waitUntil("the first chunks to arrive", seconds: 300) { chunkCount() >= 40 }
-                    testbed.killAgent()
-                    let uploadedBeforeKill = chunkCount()
-                    #expect(uploadedBeforeKill < 768, "the sync finished before the agent could be killed")
-
-                    try testbed.startAgent()
-                    let failed = try await testbed.wait(job.id, seconds: 120)
-                    #expect(failed.state == .failed)
-                    #expect(failed.error?.contains("restarted") == true, "\(failed.error ?? "")")
-                    #expect(try await testbed.points(name).isEmpty)
-
-                    let retry = try await testbed.backup(name)
-                    #expect(retry.state == .succeeded, "\(retry.error ?? "")\n\(testbed.diagnostics())")
-                    let points = try await testbed.points(name)
-                    #expect(points.count == 1)
-                    // 768 distinct random chunks of 64 KiB; those uploaded before the kill are not sent again.
-                    let sent = retry.bytes?.bytesSent ?? .max
-                    #expect(sent <= Int64(768 - uploadedBeforeKill) * (64 << 10 + 64) + (1 << 20), "sent \(sent)")
-                } catch {
-                    Issue.record("\(error)\n\(testbed.diagnostics())")
+            try await withGuest(on: testbed) { guest in
+                let name = guest.name
+                _ = try await testbed.protect(name)
+                try await writeRandom(guest, at: "8M", mebibytes: 48)
+                let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
+                let chunks = testbed.datastorePath + "/.chunks"
+                func chunkCount() -> Int {
+                    (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? [])
+                        .filter { $0.count > 60 && !$0.contains(".tmp") }.count
                 }
+                try await waitUntil("the first chunks to arrive", seconds: 300) { chunkCount() >= 40 }
+                testbed.killAgent()
+                let uploadedBeforeKill = chunkCount()
+                #expect(uploadedBeforeKill < 768, "the sync finished before the agent could be killed")
+
+                try testbed.startAgent()
+                let failed = try await testbed.wait(job.id, seconds: 120)
+                #expect(failed.state == .failed)
+                #expect(failed.error?.contains("restarted") == true, "\(failed.error ?? "")")
+                #expect(try await testbed.points(name).isEmpty)
+
+                let retry = try await testbed.backup(name)
+                #expect(retry.state == .succeeded, "\(retry.error ?? "")\n\(testbed.diagnostics())")
+                let points = try await testbed.points(name)
+                #expect(points.count == 1)
+                // 768 distinct random chunks of 64 KiB; those uploaded before the kill are not sent again.
+                let sent = retry.bytes?.bytesSent ?? .max
+                #expect(sent <= Int64(768 - uploadedBeforeKill) * (64 << 10 + 64) + (1 << 20), "sent \(sent)")
             }
         }
 
@@ -187,14 +170,7 @@ extension IntegrationSuite {
                 do {
                     let name = guest.name
                     _ = try await testbed.protect(name)
-                    let random = guest.directory.file("random.bin")
-                    try ChildProcess.run("dd", ["if=/dev/urandom", "of=\(random)", "bs=1M", "count=32", "status=none"])
-                    try await guest.hypervisor.run { connection in
-                        let reply = try connection.domain(named: name).monitorCommand(
-                            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -s \(random) 8M 32M\"",
-                            humanMonitor: true)
-                        guard reply.isEmpty || reply.contains("wrote") else { throw TestFailure("qemu-io: \(reply)") }
-                    }
+                    try await writeRandom(guest, at: "8M", mebibytes: 32)
                     let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
                     let chunks = testbed.datastorePath + "/.chunks"
                     try await waitUntil("the first chunks to arrive", seconds: 300) {
@@ -221,53 +197,49 @@ extension IntegrationSuite {
         @Test func shutOffVMAndFaults() async throws {
             let testbed = try await Testbed.start(chunkSize: "1M", policy: .init(quiesce: "required"))
             defer { testbed.stop() }
-            try await withGuest(kernelArguments: ["bulwark.agent=0"]) { guest in
-                do {
-                    let name = guest.name
-                    let uuid = try await testbed.protect(name)
-                    let hypervisor = guest.hypervisor
-                    try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x42, offset: "2M", length: "256k") }
+            try await withGuest(on: testbed, kernelArguments: ["bulwark.agent=0"]) { guest in
+                let name = guest.name
+                let uuid = try await testbed.protect(name)
+                let hypervisor = guest.hypervisor
+                try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x42, offset: "2M", length: "256k") }
 
-                    let refused = try await testbed.backup(name)
-                    #expect(refused.state == .failed)
-                    #expect(refused.error?.contains("guest agent") == true, "\(refused.error ?? "")")
-                    #expect(try await testbed.points(name).isEmpty)
+                let refused = try await testbed.backup(name)
+                #expect(refused.state == .failed)
+                #expect(refused.error?.contains("guest agent") == true, "\(refused.error ?? "")")
+                #expect(try await testbed.points(name).isEmpty)
 
-                    // With --quiesce auto the same VM gets a crash-consistent point and a checkpoint.
-                    let _: GroupView = try await testbed.client.patch(
-                        "/v1/groups/gold", GroupModifyRequest(policy: .init(quiesce: "auto")))
-                    let online = try await testbed.backup(name)
-                    #expect(online.state == .succeeded, "\(online.error ?? "")")
-                    #expect(try await testbed.points(name).first?.consistency == .crashConsistent)
-                    try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x43, offset: "6M", length: "64k") }
+                // With --quiesce auto the same VM gets a crash-consistent point and a checkpoint.
+                let _: GroupView = try await testbed.client.patch(
+                    "/v1/groups/gold", GroupModifyRequest(policy: .init(quiesce: "auto")))
+                let online = try await testbed.backup(name)
+                #expect(online.state == .succeeded, "\(online.error ?? "")")
+                #expect(try await testbed.points(name).first?.consistency == .crashConsistent)
+                try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x43, offset: "6M", length: "64k") }
 
-                    // Shut off: read through qemu-nbd with the checkpoint's bitmap, only the changed chunk.
-                    try await hypervisor.run { try $0.domain(named: name).destroy() }
-                    let offline = try await testbed.backup(name)
-                    #expect(offline.state == .succeeded, "\(offline.error ?? "")")
-                    #expect(offline.bytes?.bytesScanned == 1 << 20)
-                    let point = try #require(try await testbed.points(name).first)
-                    #expect(point.consistency == .crashConsistent)
-                    #expect(point.syncKind == .incremental)
-                    for (disk, path) in [("vda", guest.vdaPath), ("vdb", guest.vdbPath)] {
-                        #expect(
-                            try testbed.restoredDigest(vm: uuid, point: point.id, disk: disk)
-                                == (try imageDigest(path, scratch: guest.directory)))
-                    }
-
-                    // Undefined while protected: once the inventory shows it missing, a sync is refused by name.
-                    try await hypervisor.run { try $0.domain(named: name).undefine() }
-                    try await waitUntil("the inventory to show \(name) missing", seconds: 60) {
-                        let vms: [VMView] = try await testbed.client.get("/v1/vms")
-                        return vms.first { $0.name == name }?.state == "missing"
-                    }
-                    let gone = await #expect(throws: ClientError.self) { try await testbed.backup(name) }
-                    #expect(gone?.message.contains(name) == true, "\(gone?.message ?? "")")
-                    let kept: [RecoveryPointView] = try await testbed.client.get("/v1/points?vm=\(uuid.uuidString)")
-                    #expect(kept.count == 2)
-                } catch {
-                    Issue.record("\(error)\n\(testbed.diagnostics())")
+                // Shut off: read through qemu-nbd with the checkpoint's bitmap, only the changed chunk.
+                try await hypervisor.run { try $0.domain(named: name).destroy() }
+                let offline = try await testbed.backup(name)
+                #expect(offline.state == .succeeded, "\(offline.error ?? "")")
+                #expect(offline.bytes?.bytesScanned == 1 << 20)
+                let point = try #require(try await testbed.points(name).first)
+                #expect(point.consistency == .crashConsistent)
+                #expect(point.syncKind == .incremental)
+                for (disk, path) in [("vda", guest.vdaPath), ("vdb", guest.vdbPath)] {
+                    #expect(
+                        try testbed.restoredDigest(vm: uuid, point: point.id, disk: disk)
+                            == (try imageDigest(path, scratch: guest.directory)))
                 }
+
+                // Undefined while protected: once the inventory shows it missing, a sync is refused by name.
+                try await hypervisor.run { try $0.domain(named: name).undefine() }
+                try await waitUntil("the inventory to show \(name) missing", seconds: 60) {
+                    let vms: [VMView] = try await testbed.client.get("/v1/vms")
+                    return vms.first { $0.name == name }?.state == "missing"
+                }
+                let gone = await #expect(throws: ClientError.self) { try await testbed.backup(name) }
+                #expect(gone?.message.contains(name) == true, "\(gone?.message ?? "")")
+                let kept: [RecoveryPointView] = try await testbed.client.get("/v1/points?vm=\(uuid.uuidString)")
+                #expect(kept.count == 2)
             }
         }
     }

@@ -15,13 +15,7 @@ extension IntegrationSuite {
         @Test func corruptedChunkAndFullDatastore() async throws {
             let testbed = try await Testbed.start(chunkSize: "1M", datastoreLimit: "24m")
             defer { testbed.stop() }
-            try await withGuest { guest in
-                do {
-                    try await run(testbed, guest)
-                } catch {
-                    Issue.record("\(error)\n\(testbed.diagnostics())")
-                }
-            }
+            try await withGuest(on: testbed) { guest in try await run(testbed, guest) }
         }
 
         private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {
@@ -59,14 +53,7 @@ extension IntegrationSuite {
             let digests = try ["vda", "vdb"].map { try testbed.restoredDigest(vm: uuid, point: point2, disk: $0) }
 
             // 48 MiB of random data cannot fit in the 24 MiB datastore: the sync fails and says why.
-            let random = guest.directory.file("random.bin")
-            try ChildProcess.run("dd", ["if=/dev/urandom", "of=\(random)", "bs=1M", "count=48", "status=none"])
-            try await hypervisor.run { connection in
-                let reply = try connection.domain(named: name).monitorCommand(
-                    "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -s \(random) 8M 48M\"",
-                    humanMonitor: true)
-                guard reply.isEmpty || reply.contains("wrote") else { throw TestFailure("qemu-io: \(reply)") }
-            }
+            try await writeRandom(guest, at: "8M", mebibytes: 48)
             let full = try await testbed.backup(name)
             #expect(full.state == .failed)
             #expect(full.error?.contains("full") == true, "\(full.error ?? "")")

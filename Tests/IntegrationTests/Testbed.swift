@@ -6,6 +6,7 @@ import Crypto
 import Foundation
 import Libvirt
 import TestSupport
+import Testing
 
 /// The whole product on this machine for one test: a real `bulwarkd`, a real `bulwark-agent` enrolled with it and
 /// talking to the real libvirtd, a datastore and a protection group. Every part is the built binary, so a test
@@ -168,4 +169,32 @@ func imageDigest(_ path: String, scratch: TemporaryDirectory) throws -> String {
     var hash = SHA256()
     while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty { hash.update(data: data) }
     return hash.finalize().map { String(format: "%02x", $0) }.joined()
+}
+
+/// Boots a guest for `testbed`, runs `body`, and records any failure with the daemons' logs attached.
+func withGuest(
+    on testbed: Testbed, kernelArguments: [String] = [], _ body: (TestGuest) async throws -> Void
+) async throws {
+    try await withGuest(kernelArguments: kernelArguments) { guest in
+        do {
+            try await body(guest)
+        } catch {
+            Issue.record("\(error)\n\(testbed.diagnostics())")
+        }
+    }
+}
+
+/// Writes `mebibytes` MiB of random data at `offset` of the guest's vda through QEMU's block layer: distinct,
+/// incompressible chunks.
+func writeRandom(_ guest: TestGuest, at offset: String, mebibytes: Int) async throws {
+    let random = guest.directory.file("random-\(UUID().uuidString.prefix(6)).bin")
+    defer { try? FileManager.default.removeItem(atPath: random) }
+    try ChildProcess.run("dd", ["if=/dev/urandom", "of=\(random)", "bs=1M", "count=\(mebibytes)", "status=none"])
+    let name = guest.name
+    try await guest.hypervisor.run { connection in
+        let reply = try connection.domain(named: name).monitorCommand(
+            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -s \(random) \(offset) \(mebibytes)M\"",
+            humanMonitor: true)
+        guard reply.isEmpty || reply.contains("wrote") else { throw TestFailure("qemu-io: \(reply)") }
+    }
 }
