@@ -27,28 +27,36 @@ public actor ChunkUploader {
 
     /// Makes sure the datastore has `chunk`; returns the bytes sent for it (0 when it had it).
     public func ensure(_ chunk: EncodedChunk) async throws -> Int {
-        if chunk.isZero || known.contains(chunk.digest) { return 0 }
-        if let running = inFlight[chunk.digest] {
+        if chunk.isZero { return 0 }
+        return try await ensure(chunk.digest) { chunk.bytes }
+    }
+
+    /// Makes sure the datastore has the chunk named `digest`, encoding it with `encode` only when it must be sent;
+    /// returns the bytes sent (0 when the datastore had it).
+    public func ensure(_ name: ChunkDigest, encode: @escaping @Sendable () -> [UInt8]) async throws -> Int {
+        if known.contains(name) { return 0 }
+        if let running = inFlight[name] {
             _ = try await running.value
             return 0
         }
         let task = Task { [server, taskID, logger] () throws -> Int in
-            let digest = chunk.digest.description
+            let digest = name.description
             let answer = try await Retry.transient("query chunk \(digest)", logger: logger) { () async throws(AgentError) in
                 try await server.json(
                     .POST, "/v1/agent/tasks/\(taskID)/chunks/query", body: ChunkQuery(digests: [digest]),
                     as: ChunkQueryResult.self)
             }
             guard answer?.missing.contains(digest) == true else { return 0 }
+            let bytes = encode()
             _ = try await Retry.transient("upload chunk \(digest)", logger: logger) { () async throws(AgentError) in
-                try await server.send(.PUT, "/v1/agent/tasks/\(taskID)/chunks/\(digest)", body: chunk.bytes)
+                try await server.send(.PUT, "/v1/agent/tasks/\(taskID)/chunks/\(digest)", body: bytes)
             }
-            return chunk.bytes.count
+            return bytes.count
         }
-        inFlight[chunk.digest] = task
-        defer { inFlight[chunk.digest] = nil }
+        inFlight[name] = task
+        defer { inFlight[name] = nil }
         let sent = try await task.value
-        known.insert(chunk.digest)
+        known.insert(name)
         if sent > 0 {
             uploadedChunks += 1
             uploadedBytes += Int64(sent)

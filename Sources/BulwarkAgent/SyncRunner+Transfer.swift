@@ -24,7 +24,7 @@ struct DiskPlan: Sendable {
 extension SyncRunner {
     /// How many chunks are read, hashed and sent at once: enough to keep both cores and both NBD connections busy,
     /// few enough that memory stays at a few chunk sizes.
-    static let pipelineDepth = 4
+    static let pipelineDepth = 6
 
     /// Opens every disk's export and plans its chunks from block status; reports the bytes the sync will read.
     func planDisks(
@@ -101,9 +101,11 @@ extension SyncRunner {
                             .nbd, "reading disk \(disk.source.target) of \(subject) at offset \(range.lowerBound) "
                                 + "failed: \(error)", cause: error)
                     }
-                    let chunk = EncodedChunk.encode(bytes, chunkSize: chunkSize)
-                    let sent = try await uploader.ensure(chunk)
-                    return (index, chunk.digest, bytes.count, sent)
+                    let name = EncodedChunk.digest(of: bytes, chunkSize: chunkSize, zeroDigest: zero)
+                    let sent = name.isZero ? 0 : try await uploader.ensure(name.digest) {
+                        EncodedChunk.encode(bytes, digest: name.digest).bytes
+                    }
+                    return (index, name.digest, bytes.count, sent)
                 }
             }
             for _ in 0..<Self.pipelineDepth {

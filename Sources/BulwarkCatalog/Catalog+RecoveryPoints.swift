@@ -49,6 +49,18 @@ extension Catalog {
         try await read { db in try Self.fetchPoint(db, id: id) }
     }
 
+    /// The VMs that have recovery points the group made, members or not (a VM removed from the group keeps the
+    /// points it had).
+    public func vmsWithPoints(group name: ResourceName) async throws -> [UUID] {
+        try await read { db in
+            let group = try Self.groupRecord(db, named: name)
+            return try String.fetchAll(
+                db, sql: "SELECT DISTINCT vm_uuid FROM recovery_point WHERE group_id = ? ORDER BY vm_uuid",
+                arguments: [group.id]
+            ).map { try UUID(stored: $0) }
+        }
+    }
+
     /// Records what a verify run found about a point.
     @discardableResult
     public func updateRecoveryPointState(

@@ -41,7 +41,12 @@ struct GroupRoutes {
             let name = try Self.name(context)
             let deleteData = request.uri.queryParameters["deleteData"].map { $0 == "true" } ?? false
             let info = try await catalog.group(named: name)
-            let deleted = deleteData ? try await deletePoints(of: info, vms: info.members.map(\.vmUUID)) : nil
+            var deleted: Int?
+            if deleteData {
+                // Every point the group made: of its members, and of VMs removed from it earlier without their data.
+                let vms = Set(info.members.map(\.vmUUID)).union(try await catalog.vmsWithPoints(group: name))
+                deleted = try await deletePoints(of: info, vms: vms.sorted { $0.uuidString < $1.uuidString })
+            }
             var view = Self.view(try await catalog.deleteGroup(named: name))
             view.deletedPoints = deleted
             return view

@@ -1,4 +1,5 @@
 internal import Crypto
+import Synchronization
 
 /// The SHA-256 of a chunk's plain bytes: its name in the datastore.
 ///
@@ -46,8 +47,14 @@ public struct ChunkDigest: Hashable, Comparable, Sendable, Codable, CustomString
     /// The digest that stands for a chunk of `chunkSize` zero bytes. Such chunks are never stored: an index that
     /// names this digest means zeros.
     public static func zero(chunkSize: Int) -> ChunkDigest {
-        of([UInt8](repeating: 0, count: chunkSize))
+        // Every datastore open (one per upload on the server) and every sync needs it: a hash of megabytes of zeros.
+        if let known = zeroDigests.withLock({ $0[chunkSize] }) { return known }
+        let digest = of([UInt8](repeating: 0, count: chunkSize))
+        zeroDigests.withLock { $0[chunkSize] = digest }
+        return digest
     }
+
+    private static let zeroDigests = Mutex<[Int: ChunkDigest]>([:])
 
     /// The 32 bytes.
     public var bytes: [UInt8] {

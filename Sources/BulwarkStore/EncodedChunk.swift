@@ -23,11 +23,23 @@ public struct EncodedChunk: Hashable, Sendable {
     /// `plain` should hold 1 to `chunkSize` bytes (only a disk's last chunk is short); the datastore refuses other
     /// sizes when the file is written.
     public static func encode(_ plain: [UInt8], chunkSize: Int) -> EncodedChunk {
-        let digest = ChunkDigest.of(plain)
-        if plain.count == chunkSize, Datastore.isAllZero(plain) {
-            return EncodedChunk(digest: digest, bytes: [], plainLength: plain.count, isZero: true)
-        }
-        return EncodedChunk(
-            digest: digest, bytes: ChunkFile.encoding(plain).bytes, plainLength: plain.count, isZero: false)
+        let name = digest(of: plain, chunkSize: chunkSize, zeroDigest: .zero(chunkSize: chunkSize))
+        if name.isZero { return EncodedChunk(digest: name.digest, bytes: [], plainLength: plain.count, isZero: true) }
+        return encode(plain, digest: name.digest)
+    }
+
+    /// The name of `plain` in a datastore: `zeroDigest` for a full chunk of zeros (found without hashing, and
+    /// stopping at the first byte that is not zero), its SHA-256 otherwise.
+    public static func digest(
+        of plain: [UInt8], chunkSize: Int, zeroDigest: ChunkDigest
+    ) -> (digest: ChunkDigest, isZero: Bool) {
+        if plain.count == chunkSize, Datastore.isAllZero(plain) { return (zeroDigest, true) }
+        return (ChunkDigest.of(plain), false)
+    }
+
+    /// Compresses `plain`, whose digest the caller computed: a sync hashes every chunk it reads but compresses only
+    /// those the datastore lacks. The server checks the digest again before it stores anything.
+    public static func encode(_ plain: [UInt8], digest: ChunkDigest) -> EncodedChunk {
+        EncodedChunk(digest: digest, bytes: ChunkFile.encoding(plain).bytes, plainLength: plain.count, isZero: false)
     }
 }

@@ -140,6 +140,14 @@ import Testing
             #expect(points.isEmpty)
             let other: [RecoveryPointView] = try await client.get("/v1/points?vm=kvm1/db1")
             #expect(other.count == 1)
+
+            // Deleting the group with --delete-data takes every point it made, also those of db1, which left the
+            // group earlier without its data.
+            let gone: GroupView = try await client.delete("/v1/groups/web?deleteData=true")
+            #expect(gone.deletedPoints == 1)
+            #expect(try store.listRecoveryPoints(vm: ids["kvm1/db1"]!).isEmpty)
+            let none: [RecoveryPointView] = try await client.get("/v1/points?vm=kvm1/db1")
+            #expect(none.isEmpty)
         }
     }
 

@@ -1,6 +1,7 @@
 import BulwarkAPI
 import BulwarkClient
 import BulwarkCore
+import BulwarkStore
 import Foundation
 import Libvirt
 import TestSupport
@@ -16,6 +17,45 @@ extension IntegrationSuite {
             let testbed = try await Testbed.start(chunkSize: "1M", datastoreLimit: "24m")
             defer { testbed.stop() }
             try await withGuest(on: testbed) { guest in try await run(testbed, guest) }
+        }
+
+        /// bulwarkd killed with SIGKILL while chunks stream in: on restart the job is failed with its reason, no
+        /// point and no half-written chunk is visible, verify passes, and the next sync completes.
+        @Test func serverKilledMidTransfer() async throws {
+            let testbed = try await Testbed.start(chunkSize: "64K")
+            defer { testbed.stop() }
+            try await withGuest(on: testbed) { guest in
+                let name = guest.name
+                _ = try await testbed.protect(name)
+                try await writeRandom(guest, at: "8M", mebibytes: 48)
+                let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
+                let chunks = testbed.datastorePath + "/.chunks"
+                func chunkFiles() -> [String] {
+                    (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? []).filter { $0.count > 60 }
+                }
+                try await waitUntil("the first chunks to arrive", seconds: 300) { chunkFiles().count > 40 }
+                try testbed.killAndRestartServer()
+
+                let failed = try await testbed.wait(job.id, seconds: 120)
+                #expect(failed.state == .failed)
+                #expect(failed.error?.contains("bulwarkd stopped") == true, "\(failed.error ?? "")")
+                #expect(try await testbed.points(name).isEmpty)
+                // Temporary files may remain from writes cut short, but every file under a chunk's name is whole.
+                let store = try Datastore.open(at: testbed.datastorePath)
+                let named = chunkFiles().compactMap { ChunkDigest(String($0.split(separator: "/").last ?? "")) }
+                #expect(!named.isEmpty)
+                for digest in named {
+                    #expect(throws: Never.self, "chunk \(digest) is damaged") { _ = try store.readChunk(digest) }
+                }
+                let verify: [MaintenanceReport] = try await testbed.client.post("/v1/verify", [String: String]())
+                #expect(verify.first?.ok == true, "\(verify)")
+
+                let next = try await testbed.backup(name)
+                #expect(next.state == .succeeded, "\(next.error ?? "")")
+                #expect(try await testbed.points(name).count == 1)
+                let clean: [MaintenanceReport] = try await testbed.client.post("/v1/verify", [String: String]())
+                #expect(clean.first?.ok == true, "\(clean)")
+            }
         }
 
         private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {

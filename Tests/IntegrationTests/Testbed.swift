@@ -65,11 +65,11 @@ final class Testbed: @unchecked Sendable {
         return testbed
     }
 
-    private static func startServer(_ directory: TemporaryDirectory) throws -> ChildProcess {
+    private static func startServer(_ directory: TemporaryDirectory, listen: String = "127.0.0.1:0") throws -> ChildProcess {
         let data = directory.file("server")
         try? FileManager.default.removeItem(atPath: "\(data)/address")
         let server = try ChildProcess(
-            productPath("bulwarkd"), ["--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info"],
+            productPath("bulwarkd"), ["--data-dir", data, "--listen", listen, "--log-level", "info"],
             logFile: directory.file("bulwarkd.log"))
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: "\(data)/address") {
@@ -79,6 +79,16 @@ final class Testbed: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.1)
         }
         return server
+    }
+
+    /// SIGKILL for bulwarkd, then a new one on the same data directory and port (the agent knows the address).
+    func killAndRestartServer() throws {
+        let address = try String(contentsOfFile: directory.file("server/address"), encoding: .utf8)
+        guard let port = URL(string: address.trimmingCharacters(in: .whitespacesAndNewlines))?.port else {
+            throw TestFailure("no port in \(address)")
+        }
+        server.kill()
+        server = try Self.startServer(directory, listen: "127.0.0.1:\(port)")
     }
 
     func startAgent() throws {
