@@ -67,9 +67,10 @@ public struct AgentService: Service, CustomStringConvertible {
         }
         let tasks = TaskTracker()
         let vmLocks = VMLocks()
+        let source = HypervisorSource(uri: configuration.libvirtURI, connected: hypervisor)
         await withDiscardingTaskGroup { group in
-            group.addTask { await reportInventory(hypervisor: hypervisor, server: server) }
-            group.addTask { await takeTasks(hypervisor: hypervisor, server: server, tasks: tasks, vmLocks: vmLocks) }
+            group.addTask { await reportInventory(source: source, server: server) }
+            group.addTask { await takeTasks(source: source, server: server, tasks: tasks, vmLocks: vmLocks) }
             await withGracefulShutdownHandler {
                 // Runs until shutdown; the two loops above end on cancellation.
                 try? await gracefulShutdown()
@@ -83,13 +84,18 @@ public struct AgentService: Service, CustomStringConvertible {
     }
 
     /// Sends the inventory now, after every lifecycle event (coalesced), and at least every interval.
-    func reportInventory(hypervisor: Hypervisor, server: ServerConnection) async {
-        let events = try? await hypervisor.lifecycleEvents()
+    ///
+    /// When libvirtd went away the next report opens a new connection and subscribes to its events again.
+    func reportInventory(source: HypervisorSource, server: ServerConnection) async {
         let (wake, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let forwarder = Task {
-            guard let events else { return }
-            for await _ in events { wakeContinuation.yield() }
+        func forward(_ hypervisor: Hypervisor) -> Task<Void, Never> {
+            Task {
+                guard let events = try? await hypervisor.lifecycleEvents() else { return }
+                for await _ in events { wakeContinuation.yield() }
+            }
         }
+        var subscribed: Hypervisor?
+        var forwarder: Task<Void, Never>?
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: configuration.inventoryInterval)
@@ -97,7 +103,7 @@ public struct AgentService: Service, CustomStringConvertible {
             }
         }
         defer {
-            forwarder.cancel()
+            forwarder?.cancel()
             ticker.cancel()
         }
         wakeContinuation.yield()
@@ -107,6 +113,13 @@ public struct AgentService: Service, CustomStringConvertible {
             // Let a burst of events (a migration, a restart) settle into one report.
             try? await Task.sleep(for: .milliseconds(500))
             do {
+                let hypervisor = try await source.get()
+                if subscribed !== hypervisor {
+                    if subscribed != nil { logger.notice("reconnected to libvirt at \(configuration.libvirtURI)") }
+                    forwarder?.cancel()
+                    forwarder = forward(hypervisor)
+                    subscribed = hypervisor
+                }
                 let report = try await InventoryCollector.collect(hypervisor)
                 let result = try await server.json(
                     .POST, "/v1/agent/inventory", body: report, as: AgentInventoryResult.self)
@@ -123,7 +136,7 @@ public struct AgentService: Service, CustomStringConvertible {
     }
 
     /// Long-polls the server for tasks and runs them, at most `maximumTasks` at once.
-    func takeTasks(hypervisor: Hypervisor, server: ServerConnection, tasks: TaskTracker, vmLocks: VMLocks) async {
+    func takeTasks(source: HypervisorSource, server: ServerConnection, tasks: TaskTracker, vmLocks: VMLocks) async {
         var delay = Duration.seconds(1)
         while !Task.isCancelled {
             if await tasks.count >= configuration.maximumTasks {
@@ -140,10 +153,20 @@ public struct AgentService: Service, CustomStringConvertible {
                 var taskLogger = logger
                 taskLogger[metadataKey: "job"] = "\(task.id)"
                 taskLogger.info("task received", metadata: ["vm": "\(task.vmName)", "command": "\(task.command.rawValue)"])
-                let runner = SyncRunner(
-                    task: task, host: configuration.identity.host, hypervisor: hypervisor, server: server,
-                    scratchDirectory: configuration.scratchDirectory, logger: taskLogger, vmLocks: vmLocks)
-                await tasks.start(id: task.id) { await runner.run() }
+                let (host, scratch, taskLog) = (configuration.identity.host, configuration.scratchDirectory, taskLogger)
+                await tasks.start(id: task.id) {
+                    let hypervisor: Hypervisor
+                    do {
+                        hypervisor = try await source.get()
+                    } catch {
+                        await SyncRunner.finish(taskID: task.id, failure: error, server: server, logger: taskLog)
+                        return
+                    }
+                    await SyncRunner(
+                        task: task, host: host, hypervisor: hypervisor, server: server, scratchDirectory: scratch,
+                        logger: taskLog, vmLocks: vmLocks
+                    ).run()
+                }
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("cannot get tasks from the server: \(error); retrying in \(delay)")

@@ -73,18 +73,22 @@ public struct SyncRunner: Sendable {
         case .success(let result):
             logger.info("sync committed recovery point \(result.pointID)", metadata: ["job": "\(task.id)"])
         case .failure(let error):
-            let cancelled = (error as? AgentError)?.code == .cancelled || error is CancellationError
-            let message = cancelled ? "cancelled" : "\(error)"
-            logger.error("sync failed: \(message)", metadata: ["job": "\(task.id)"])
-            let finish = AgentTaskFinish(state: cancelled ? .cancelled : .failed, error: cancelled ? nil : message)
-            do {
-                _ = try await Retry.transient("report the end of task \(task.id)", logger: logger) { () async throws(AgentError) in
-                    try await server.json(
-                        .POST, "/v1/agent/tasks/\(task.id)/finish", body: finish, as: JobView.self)
-                }
-            } catch {
-                logger.error("cannot report the end of the task: \(error)", metadata: ["job": "\(task.id)"])
+            await Self.finish(taskID: task.id, failure: error, server: server, logger: logger)
+        }
+    }
+
+    /// Tells the server that task `taskID` ended without a commit: cancelled, or failed with `failure`'s message.
+    static func finish(taskID: String, failure: any Error, server: ServerConnection, logger: Logger) async {
+        let cancelled = (failure as? AgentError)?.code == .cancelled || failure is CancellationError
+        let message = cancelled ? "cancelled" : "\(failure)"
+        logger.error("sync failed: \(message)", metadata: ["job": "\(taskID)"])
+        let finish = AgentTaskFinish(state: cancelled ? .cancelled : .failed, error: cancelled ? nil : message)
+        do {
+            _ = try await Retry.transient("report the end of task \(taskID)", logger: logger) { () async throws(AgentError) in
+                try await server.json(.POST, "/v1/agent/tasks/\(taskID)/finish", body: finish, as: JobView.self)
             }
+        } catch {
+            logger.error("cannot report the end of the task: \(error)", metadata: ["job": "\(taskID)"])
         }
     }
 

@@ -25,6 +25,12 @@ public final class Connection {
     }
 
     /// The hostname of the machine libvirt runs on.
+    /// Whether the connection still reaches libvirtd (`virConnectIsAlive`): false once the daemon went away, after
+    /// which every call on this connection fails and a new one must be opened.
+    public func isAlive() -> Bool {
+        virConnectIsAlive(handle) == 1
+    }
+
     public func hostname() throws(LibvirtError) -> String {
         guard let name = virConnectGetHostname(handle) else { throw LibvirtError.last("virConnectGetHostname") }
         defer { free(name) }

@@ -40,6 +40,11 @@ public final class Hypervisor: @unchecked Sendable {
         }
     }
 
+    /// Whether the connection still reaches libvirtd.
+    public func isAlive() async -> Bool {
+        (try? await run { $0.isAlive() }) ?? false
+    }
+
     /// A stream of lifecycle events (defined, started, stopped, ...) of every domain on this connection.
     ///
     /// Events arrive from libvirt's event loop thread; the registration ends when the stream's consumer stops.

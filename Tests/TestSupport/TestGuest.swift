@@ -122,6 +122,11 @@ public final class TestGuest: Sendable {
     /// must not hide the test's own failure.
     public func remove() async {
         let name = self.name
+        // A test may have restarted libvirtd under the guest's connection: clean up through a new one then.
+        var hypervisor = self.hypervisor
+        if await !hypervisor.isAlive(), let fresh = try? await Hypervisor.open(uri: hypervisor.uri) {
+            hypervisor = fresh
+        }
         _ = try? await hypervisor.run { connection in
             guard let domain = try? connection.domain(named: name) else { return }
             if (try? domain.state().isActive) == true { try? domain.destroy() }
