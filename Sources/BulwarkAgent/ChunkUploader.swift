@@ -25,12 +25,6 @@ public actor ChunkUploader {
         self.known = known
     }
 
-    /// Makes sure the datastore has `chunk`; returns the bytes sent for it (0 when it had it).
-    public func ensure(_ chunk: EncodedChunk) async throws -> Int {
-        if chunk.isZero { return 0 }
-        return try await ensure(chunk.digest) { chunk.bytes }
-    }
-
     /// Makes sure the datastore has the chunk named `digest`, encoding it with `encode` only when it must be sent;
     /// returns the bytes sent (0 when the datastore had it).
     public func ensure(_ name: ChunkDigest, encode: @escaping @Sendable () -> [UInt8]) async throws -> Int {

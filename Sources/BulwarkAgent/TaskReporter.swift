@@ -83,8 +83,6 @@ public actor TaskReporter {
         progressChanged = true
     }
 
-    public var bytesSent: Int64 { progress.bytesSent }
-
     /// Sends pending lines and progress. A failed send keeps them for the next try: the server may be away for a
     /// while, and the task goes on meanwhile.
     public func flush() async {
