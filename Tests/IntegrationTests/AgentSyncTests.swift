@@ -50,6 +50,16 @@ extension IntegrationSuite {
             #expect(idle.bytes?.bytesScanned == 0)
             #expect(idle.bytes?.bytesSent == 0)
 
+            // 3b. An admin's consistency check: reads everything allocated, sends nothing (nothing differs), makes
+            // a point of its own kind, and raises no alert (nobody needs telling about what they asked for).
+            let checked = try await testbed.check(name)
+            #expect(checked.state == .succeeded, "\(checked.error ?? "")")
+            #expect((checked.bytes?.bytesScanned ?? 0) > 0)
+            #expect(checked.bytes?.bytesSent == 0)
+            #expect(try await testbed.points(name).first?.syncKind == .consistencyCheck)
+            let quiet: [AlertView] = try await testbed.client.get("/v1/alerts")
+            #expect(!quiet.contains { $0.kind == "replica-inconsistent" }, "\(quiet)")
+
             // 4. A checkpoint deleted behind Bulwark's back: a consistency check, not a failure.
             // The agent prunes the older checkpoint just after the commit: one checkpoint, the newest point's.
             var checkpoints: [String] = []
