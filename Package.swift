@@ -41,6 +41,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libvirt speaks XML; libxml2 (libvirt's own XML library) reads and writes it strictly.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // Linux calls the C library has but Swift's Glibc module does not declare (syncfs).
+        .systemLibrary(name: "CLinux"),
 
         .target(name: "Libvirt", dependencies: ["CLibvirt", "CLibXML2"], swiftSettings: swiftSettings),
         .target(name: "NBD", dependencies: ["CNBD"], swiftSettings: swiftSettings),
@@ -48,7 +50,7 @@ let package = Package(
         .target(name: "BulwarkCore", swiftSettings: swiftSettings),
         .target(
             name: "BulwarkStore",
-            dependencies: ["BulwarkCore", "Zstd", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["BulwarkCore", "Zstd", "CZlib", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .target(
             name: "BulwarkCatalog",

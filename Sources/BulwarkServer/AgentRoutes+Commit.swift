@@ -35,8 +35,11 @@ extension AgentRoutes {
         let reference = RecoveryPointRef(vm: task.vmUUID, point: pointID)
         let written: RecoveryPointManifest
         do {
+            let job = id.description
             written = try await runBlocking {
-                try Datastore.open(at: path).writeRecoveryPoint(manifest: manifest, indexes: indexes)
+                let store = try Datastore.open(at: path)
+                try store.promoteStagedChunks(of: job, checking: false)
+                return try store.writeRecoveryPoint(manifest: manifest, indexes: indexes)
             }
         } catch let error as DatastoreError where error.code == .chunkMissing {
             throw APIError(.badRequest, code: error.code.rawValue, message: error.message)

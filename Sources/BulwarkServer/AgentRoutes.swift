@@ -95,10 +95,11 @@ struct AgentRoutes {
             }
             let digests = try query.digests.map(Self.digest)
             let path = task.datastorePath.path
+            let job = task.job.id.description
             let missing = try await runBlocking {
                 let store = try Datastore.open(at: path)
                 var seen = Set<ChunkDigest>()
-                return digests.filter { seen.insert($0).inserted && !store.hasChunk($0) }.map(\.description)
+                return digests.filter { seen.insert($0).inserted && !store.hasChunk($0, stagedBy: job) }.map(\.description)
             }
             return ChunkQueryResult(missing: missing)
         }
@@ -113,7 +114,8 @@ struct AgentRoutes {
             let file = Array(body.readableBytesView)
             let result: ChunkWriteResult
             do {
-                result = try await runBlocking { try store.writeEncodedChunk(file, digest: digest) }
+                let job = task.job.id.description
+                result = try await runBlocking { try store.stageEncodedChunk(file, digest: digest, job: job) }
             } catch let error as DatastoreError where [.digestMismatch, .chunkCorrupt].contains(error.code) {
                 throw APIError(.badRequest, code: error.code.rawValue, message: error.message)
             }
@@ -136,6 +138,7 @@ struct AgentRoutes {
                 AgentTaskFinish.self, request, context, limit: Self.maximumReportSize, what: "a finish report")
             let job = try await catalog.finishTask(id: task.job.id, host: host, state: finish.state, error: finish.error)
             await uploads.forget(task.job.id)
+            await Self.promoteStagedChunks(of: task, logger: Self.logger(context, task))
             Self.logger(context, task).info("task ended", metadata: ["state": "\(job.state)", "error": "\(job.error ?? "")"])
             return Response(status: .noContent)
         }
@@ -200,6 +203,7 @@ struct AgentRoutes {
             _ = try await catalog.finishTask(id: task.job.id, host: task.host ?? "", state: .failed, error: reason)
             return nil
         }
+        await promoteStagedChunksOfEndedJobs(in: store, logger: logger)
         var base: AgentTask.Base?
         if let point = task.base {
             let reference = RecoveryPointRef(vm: task.vmUUID, point: point.point.id)

@@ -41,6 +41,7 @@ public enum BulwarkServerApplication {
                 "jobs that were running when bulwarkd stopped are marked failed",
                 metadata: ["jobs": "\(interrupted.map(\.id.description).joined(separator: ", "))"])
         }
+        try await AgentRoutes.recoverStagedChunks(catalog: catalog, logger: logger)
         let startedAt = Date()
 
         let router = Router(context: BulwarkRequestContext.self)

@@ -14,6 +14,19 @@ extension Datastore {
             // Zeros are recorded by digest and never stored; there is nothing to check or keep.
             return ChunkWriteResult(digest: digest, storedBytes: 0, isNew: false, isZero: true)
         }
+        try checkEncodedChunk(file, digest: digest)
+        let path = chunkPath(digest)
+        if try FileSystem.touch(path), let status = FileSystem.status(path) {
+            return ChunkWriteResult(digest: digest, storedBytes: Int(status.size), isNew: false, isZero: false)
+        }
+        if try FileSystem.makeDirectory(chunkFolder(digest)) { try FileSystem.syncDirectory(chunksPath) }
+        try FileSystem.writeAtomically(file, to: path)
+        return ChunkWriteResult(digest: digest, storedBytes: file.count, isNew: true, isZero: false)
+    }
+
+    /// Checks a chunk file an agent encoded: size, header, CRC-32, payload, and that it decodes to 1 to
+    /// ``chunkSize`` bytes whose SHA-256 is `digest`.
+    func checkEncodedChunk(_ file: [UInt8], digest: ChunkDigest) throws(DatastoreError) {
         guard file.count <= maximumChunkFileSize else {
             throw DatastoreError(
                 .invalidArgument,
@@ -42,12 +55,5 @@ extension Datastore {
                 .invalidArgument, "the chunk file sent as \(digest) holds no data; chunks hold 1 to \(chunkSize) bytes",
                 digest: digest)
         }
-        let path = chunkPath(digest)
-        if try FileSystem.touch(path), let status = FileSystem.status(path) {
-            return ChunkWriteResult(digest: digest, storedBytes: Int(status.size), isNew: false, isZero: false)
-        }
-        if try FileSystem.makeDirectory(chunkFolder(digest)) { try FileSystem.syncDirectory(chunksPath) }
-        try FileSystem.writeAtomically(file, to: path)
-        return ChunkWriteResult(digest: digest, storedBytes: file.count, isNew: true, isZero: false)
     }
 }

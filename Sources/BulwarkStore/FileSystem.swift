@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 
 /// The POSIX calls the datastore makes, with `errno` turned into ``DatastoreError``.
@@ -126,7 +127,11 @@ enum FileSystem {
 
     /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the whole new one:
     /// temporary file in the same folder, write, fsync, rename over `path`, fsync the folder.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(DatastoreError) {
+    ///
+    /// With `durable: false` both flushes are left out: a killed process still leaves no partial file under
+    /// `path`, but a power cut may; the caller flushes later (``syncFileSystem(of:)``) and checks what it finds
+    /// after a crash.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true) throws(DatastoreError) {
         let temporary = temporaryName(for: path)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .system("create", temporary, errno: errno) }
@@ -136,7 +141,7 @@ enum FileSystem {
         }
         do throws(DatastoreError) {
             try writeAll(bytes, to: descriptor, path: temporary)
-            guard fsync(descriptor) == 0 else { throw .system("flush", temporary, errno: errno) }
+            guard !durable || fsync(descriptor) == 0 else { throw .system("flush", temporary, errno: errno) }
             closed = true
             guard close(descriptor) == 0 else { throw .system("close", temporary, errno: errno) }
             guard rename(temporary, path) == 0 else { throw .system("rename into place", temporary, errno: errno) }
@@ -144,7 +149,21 @@ enum FileSystem {
             unlink(temporary)
             throw error
         }
-        try syncDirectory(parent(of: path))
+        if durable { try syncDirectory(parent(of: path)) }
+    }
+
+    /// Flushes every file and folder of the file system that holds `path` in one go (`syncfs(2)`): one journal
+    /// commit for a whole batch of writes instead of one per file.
+    static func syncFileSystem(of path: String) throws(DatastoreError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .system("open", path, errno: errno) }
+        defer { close(descriptor) }
+        guard syncfs(descriptor) == 0 else { throw .system("flush the file system of", path, errno: errno) }
+    }
+
+    /// Renames `source` to `target`, replacing it.
+    static func move(_ source: String, to target: String) throws(DatastoreError) {
+        guard rename(source, target) == 0 else { throw .system("rename into place", source, errno: errno) }
     }
 
     static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(DatastoreError) {

@@ -140,10 +140,13 @@ extension IntegrationSuite {
                 _ = try await testbed.protect(name)
                 try await writeRandom(guest, at: "8M", mebibytes: 48)
                 let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
-                let chunks = testbed.datastorePath + "/.chunks"
+                // Uploads are staged per job until the job ends (Datastore+Staging), then join the chunks.
                 func chunkCount() -> Int {
-                    (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? [])
-                        .filter { $0.count > 60 && !$0.contains(".tmp") }.count
+                    ["/.chunks", "/.staging"].reduce(0) { count, folder in
+                        count
+                            + (FileManager.default.enumerator(atPath: testbed.datastorePath + folder)?.allObjects
+                                as? [String] ?? []).filter { $0.count > 60 && !$0.contains(".tmp") }.count
+                    }
                 }
                 try await waitUntil("the first chunks to arrive", seconds: 300) { chunkCount() >= 40 }
                 testbed.killAgent()
@@ -182,9 +185,9 @@ extension IntegrationSuite {
                     _ = try await testbed.protect(name)
                     try await writeRandom(guest, at: "8M", mebibytes: 32)
                     let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
-                    let chunks = testbed.datastorePath + "/.chunks"
+                    let staging = testbed.datastorePath + "/.staging"
                     try await waitUntil("the first chunks to arrive", seconds: 300) {
-                        (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? []).count > 40
+                        (FileManager.default.enumerator(atPath: staging)?.allObjects as? [String] ?? []).count > 40
                     }
                     try ChildProcess.run("iptables", ["-I"] + rule)
                     try await Task.sleep(for: .seconds(4))

@@ -33,7 +33,12 @@ extension IntegrationSuite {
                 func chunkFiles() -> [String] {
                     (FileManager.default.enumerator(atPath: chunks)?.allObjects as? [String] ?? []).filter { $0.count > 60 }
                 }
-                try await waitUntil("the first chunks to arrive", seconds: 300) { chunkFiles().count > 40 }
+                // Uploads wait in the job's staging folder until it ends; the restart checks and promotes them.
+                let staging = testbed.datastorePath + "/.staging"
+                try await waitUntil("the first chunks to arrive", seconds: 300) {
+                    (FileManager.default.enumerator(atPath: staging)?.allObjects as? [String] ?? [])
+                        .filter { $0.count > 60 && !$0.contains(".tmp") }.count > 40
+                }
                 try testbed.killAndRestartServer()
 
                 let failed = try await testbed.wait(job.id, seconds: 120)
@@ -43,7 +48,8 @@ extension IntegrationSuite {
                 // Temporary files may remain from writes cut short, but every file under a chunk's name is whole.
                 let store = try Datastore.open(at: testbed.datastorePath)
                 let named = chunkFiles().compactMap { ChunkDigest(String($0.split(separator: "/").last ?? "")) }
-                #expect(!named.isEmpty)
+                #expect(named.count > 40, "the chunks uploaded before the kill were not kept")
+                #expect((try? FileManager.default.contentsOfDirectory(atPath: staging))?.isEmpty ?? true)
                 for digest in named {
                     #expect(throws: Never.self, "chunk \(digest) is damaged") { _ = try store.readChunk(digest) }
                 }
