@@ -58,6 +58,8 @@ public struct GroupView: Codable, Sendable, Hashable {
     public var members: [Member]
     /// Recovery points deleted by this request (with `--delete-data`).
     public var deletedPoints: Int?
+    /// The initial replicas adding members queued (`POST /v1/groups/{name}/members`), by the group's replica creation.
+    public var initialReplicas: [JobView]?
 
     public init(
         name: String, datastore: String, policy: ProtectionPolicy, createdAt: Date, modifiedAt: Date,

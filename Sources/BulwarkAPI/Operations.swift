@@ -33,11 +33,13 @@ public struct JobView: Codable, Sendable, Hashable {
     public var recoveryPoint: String?
     /// Present in `GET /v1/jobs/{id}`.
     public var log: [LogLine]?
+    /// A queued job waits until then (an initial replica at a set time).
+    public var startAt: Date?
 
     public init(
         id: String, kind: String, subject: String, state: JobState, phase: JobPhase?, createdAt: Date,
         startedAt: Date?, endedAt: Date?, error: String?, progress: Double, vm: UUID? = nil, bytes: JobProgress? = nil,
-        recoveryPoint: String? = nil, log: [LogLine]? = nil
+        recoveryPoint: String? = nil, log: [LogLine]? = nil, startAt: Date? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -53,6 +55,7 @@ public struct JobView: Codable, Sendable, Hashable {
         self.bytes = bytes
         self.recoveryPoint = recoveryPoint
         self.log = log
+        self.startAt = startAt
     }
 }
 

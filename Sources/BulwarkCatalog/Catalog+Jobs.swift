@@ -142,7 +142,7 @@ extension Catalog {
                 startedAt: record.startedAt, endedAt: record.endedAt, error: record.error, progress: record.progress,
                 host: record.host, bytes: record.bytes,
                 recoveryPointID: try record.recoveryPointId.map { try RecoveryPointID(uuid: UUID(stored: $0)) },
-                cancelRequested: record.cancelRequested)
+                cancelRequested: record.cancelRequested, startAt: record.startAt)
         }
     }
 

@@ -45,19 +45,66 @@ extension Catalog {
                 }
                 let group = try Self.groupRecord(db, named: groupName)
                 let policy = try Self.decodePolicy(group)
-                let parameters = TaskParameters(
-                    command: task.command, expressFull: task.expressFull, retainUntil: task.retainUntil,
-                    quiesce: policy.quiesce, retentionDays: policy.retentionDays)
-                try JobRecord(
-                    id: task.id.description, kind: parameters.jobKind.rawValue, subject: vm.reference,
-                    vmUuid: vm.uuid.catalogText, groupId: group.id, datastoreId: group.datastoreId,
-                    state: JobState.queued.rawValue, phase: nil, createdAt: task.createdAt, progress: 0,
-                    parameters: try Self.encode(parameters)
-                ).insert(db)
-                created.append(try Self.fetchJob(db, id: task.id))
+                created.append(try Self.insertTask(db, task, vm: vm, group: group, policy: policy))
             }
             return created
         }
+    }
+
+    /// Queues the initial replica of each VM that has no recovery point yet, as its group's `--replica-creation`
+    /// says: at once for `now`, at the set time for `at:` (at once when that time has passed), nothing for
+    /// `manual`.
+    ///
+    /// Called after VMs join a group. A VM that cannot have its replica queued now is skipped, not refused: one
+    /// with a queued or running job (that job makes the replica), one no host reports (the replica is made by the
+    /// first sync an admin or the schedule asks for once it is back), one that left its group meanwhile.
+    public func queueInitialReplicas(
+        of vms: [UUID], now: Date = Date(), calendar: Calendar = .current
+    ) async throws -> [JobInfo] {
+        try await write { db in
+            var queued: [JobInfo] = []
+            for uuid in Set(vms).sorted(by: { $0.uuidString < $1.uuidString }) {
+                let vm = try Self.fetchVM(db, uuid: uuid.catalogText)
+                guard vm.host != nil, let groupName = vm.group, try Self.activeJob(db, vm: uuid) == nil else { continue }
+                let hasPoint = try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM recovery_point WHERE vm_uuid = ?)",
+                    arguments: [uuid.catalogText]) ?? false
+                guard !hasPoint else { continue }
+                let group = try Self.groupRecord(db, named: groupName)
+                let policy = try Self.decodePolicy(group)
+                let startAt: Date?
+                switch policy.replicaCreation {
+                case .manual: continue
+                case .now: startAt = nil
+                case .at(let moment):
+                    let date = moment.date(in: calendar) ?? now
+                    startAt = date > now ? date : nil
+                }
+                let task = NewTask(vmUUID: uuid, command: .sync, createdAt: now, startAt: startAt, initialReplica: true)
+                let job = try Self.insertTask(db, task, vm: vm, group: group, policy: policy)
+                try Self.log(
+                    db, job.id, .info,
+                    "initial replica of \(vm.reference) (group \(group.name), replica creation \(policy.replicaCreation))",
+                    at: now)
+                queued.append(job)
+            }
+            return queued
+        }
+    }
+
+    private static func insertTask(
+        _ db: Database, _ task: NewTask, vm: VMInfo, group: GroupRecord, policy: ProtectionPolicy
+    ) throws -> JobInfo {
+        let parameters = TaskParameters(
+            command: task.command, expressFull: task.expressFull, retainUntil: task.retainUntil,
+            quiesce: policy.quiesce, retentionDays: policy.retentionDays, initialReplica: task.initialReplica)
+        try JobRecord(
+            id: task.id.description, kind: parameters.jobKind.rawValue, subject: vm.reference,
+            vmUuid: vm.uuid.catalogText, groupId: group.id, datastoreId: group.datastoreId,
+            state: JobState.queued.rawValue, phase: nil, createdAt: task.createdAt, progress: 0,
+            parameters: try encode(parameters), startAt: task.startAt
+        ).insert(db)
+        return try fetchJob(db, id: task.id)
     }
 
     /// Claims the oldest queued task whose VM lives on `host` now: it becomes running (phase snapshot, heartbeat
@@ -65,11 +112,11 @@ extension Catalog {
     public func claimTask(host: String, now: Date = Date()) async throws -> TaskInfo? {
         // Agents poll several times a second; a read finds most polls empty without taking the writer.
         let agentID = try await read { db in try Self.agentRecord(db, host: host).id! }
-        let waiting = try await read { db in try Self.nextQueuedTask(db, agentID: agentID) != nil }
+        let waiting = try await read { db in try Self.nextQueuedTask(db, agentID: agentID, now: now) != nil }
         guard waiting else { return nil }
         return try await write { db in
             let agent = try Self.agentRecord(db, host: host)
-            while var record = try Self.nextQueuedTask(db, agentID: agent.id!) {
+            while var record = try Self.nextQueuedTask(db, agentID: agent.id!, now: now) {
                 let id = try JobID(uuid: UUID(stored: record.id))
                 guard let datastoreID = record.datastoreId,
                     try DatastoreRecord.fetchOne(db, key: datastoreID) != nil
@@ -323,16 +370,17 @@ extension Catalog {
         ).first
     }
 
-    static func nextQueuedTask(_ db: Database, agentID: Int64) throws -> JobRecord? {
+    static func nextQueuedTask(_ db: Database, agentID: Int64, now: Date) throws -> JobRecord? {
         try JobRecord.fetchOne(
             db,
             sql: """
                 SELECT job.* FROM job JOIN vm ON vm.uuid = job.vm_uuid
                 WHERE job.state = ? AND job.parameters IS NOT NULL AND vm.host_id = ?
+                  AND (job.start_at IS NULL OR job.start_at <= ?)
                 ORDER BY job.created_at, job.id
                 LIMIT 1
                 """,
-            arguments: [JobState.queued.rawValue, agentID])
+            arguments: [JobState.queued.rawValue, agentID, now])
     }
 
     static func runningTasks(_ db: Database, host: String) throws -> [JobRecord] {

@@ -5,6 +5,8 @@ public struct JobKind: OpenStringValue {
 
     /// A scheduled or manual sync of one VM (full, incremental or, when needed, a consistency check).
     public static let sync: JobKind = "sync"
+    /// The first full copy of a VM that joined a protection group, queued by the group's replica creation.
+    public static let initialReplica: JobKind = "initial-replica"
     /// A sync right before a recovery point.
     public static let expressFull: JobKind = "express-full"
     /// A consistency check an admin or the policy asked for.

@@ -223,7 +223,7 @@ struct AgentRoutes {
         logger.info("task claimed", metadata: ["vm": "\(task.vmName)", "base": "\(base?.pointID ?? "none")"])
         return AgentTask(
             id: task.job.id.description, command: task.parameters.command == .sync ? .sync : .consistencyCheck,
-            vmUUID: task.vmUUID, vmName: task.vmName, requestedAt: task.job.createdAt, startAt: task.job.createdAt,
+            vmUUID: task.vmUUID, vmName: task.vmName, requestedAt: task.job.createdAt, startAt: task.job.startAt ?? task.job.createdAt,
             chunkSize: task.chunkSize, quiesce: task.parameters.quiesce, expressFull: task.parameters.expressFull,
             base: base)
     }

@@ -54,7 +54,12 @@ struct GroupRoutes {
         group.post("groups/:name/members") { request, context in
             let body = try await request.decode(as: GroupMembersRequest.self, context: context)
             let references = try Self.references(body.vms)
-            return Self.view(try await catalog.addMembers(group: try Self.name(context), vms: references))
+            let info = try await catalog.addMembers(group: try Self.name(context), vms: references)
+            var uuids: [UUID] = []
+            for reference in references { uuids.append(try await catalog.resolveVM(reference).uuid) }
+            var view = Self.view(info)
+            view.initialReplicas = try await catalog.queueInitialReplicas(of: uuids).map { OperationRoutes.view($0) }
+            return view
         }
         group.post("groups/:name/members/remove") { request, context in
             let body = try await request.decode(as: GroupMembersRequest.self, context: context)

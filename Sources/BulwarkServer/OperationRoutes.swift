@@ -53,7 +53,7 @@ struct OperationRoutes {
             bytes: info.bytes.map {
                 JobProgress(bytesTotal: $0.bytesTotal, bytesScanned: $0.bytesScanned, bytesSent: $0.bytesSent)
             },
-            recoveryPoint: info.recoveryPointID?.description, log: log)
+            recoveryPoint: info.recoveryPointID?.description, log: log, startAt: info.startAt)
     }
 
     static func view(_ info: AgentInfo) -> AgentView {

@@ -123,17 +123,42 @@ struct GroupCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add VMs to a protection group.", discussion: "Name a VM as HOST/NAME, by UUID, or by NAME where unique.")
+            abstract: "Add VMs to a protection group.",
+            discussion: """
+                Name a VM as HOST/NAME, by UUID, or by NAME where unique. Each added VM without a recovery point gets \
+                its initial replica as the group's --replica-creation says: queued at once (now), queued to start \
+                at the set time (at:TIME), or none (manual: run `bulwark backup VM` when you choose). With --wait \
+                the command follows the replicas queued to start now and exits 0 when all succeeded, 1 otherwise.
+                """)
         @Argument(help: "The group's name.") var name: String
         @Argument(help: "The VMs to add.") var vms: [String]
+        @Flag(name: .long, help: "Follow the initial replicas that start now until they end.") var wait = false
+        @Flag(name: .long, help: "Print JSON.") var json = false
         @OptionGroup var server: ServerOptions
 
         func run() async throws {
             let request = GroupMembersRequest(vms: vms)
-            let view: GroupView = try await server.withClient { client throws(ClientError) in
-                try await client.post("/v1/groups/\(name.pathEscaped)/members", request)
+            let (view, finished) = try await server.withClient { client throws(ClientError) -> (GroupView, [JobView]) in
+                let view: GroupView = try await client.post("/v1/groups/\(name.pathEscaped)/members", request)
+                if !json {
+                    print("protection group \(view.name) has \(view.members.count) members")
+                    for job in view.initialReplicas ?? [] {
+                        let when = job.startAt.map { "starts \($0.formatted(date: .abbreviated, time: .shortened))" } ?? "queued"
+                        print("job \(job.id) \(when): initial replica of \(job.subject)")
+                    }
+                }
+                guard wait else { return (view, []) }
+                var finished: [JobView] = []
+                for job in view.initialReplicas ?? [] where job.startAt == nil {
+                    finished.append(try await JobWatcher(client: client, json: json).follow(job.id))
+                }
+                return (view, finished)
             }
-            print("protection group \(view.name) has \(view.members.count) members")
+            if json { return try printJSON(view) }
+            for job in finished { print(JobWatcher.summary(job)) }
+            if let failed = finished.first(where: { JobWatcher.exitCode($0) != 0 }) {
+                throw ExitCode(JobWatcher.exitCode(failed))
+            }
         }
     }
 

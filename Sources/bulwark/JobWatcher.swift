@@ -77,6 +77,7 @@ struct JobWatcher {
     /// One line that says how a finished job ended.
     static func summary(_ job: JobView) -> String {
         var text = "job \(job.id) \(job.state.rawValue)"
+        if job.state == .queued, let start = job.startAt { text += " until \(start.formatted(.iso8601))" }
         if let point = job.recoveryPoint { text += ": recovery point \(point)" }
         if let bytes = job.bytes {
             text += " (\(ByteCount.approximate(bytes.bytesScanned)) scanned, \(ByteCount.approximate(bytes.bytesSent)) sent)"

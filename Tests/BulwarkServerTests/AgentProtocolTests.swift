@@ -76,7 +76,8 @@ import Testing
         let _: DatastoreView = try await admin.post(
             "/v1/datastores", DatastoreCreateRequest(name: "main", path: storePath, chunkSize: "64K"))
         let _: GroupView = try await admin.post(
-            "/v1/groups", GroupCreateRequest(name: "gold", datastore: "main", policy: .init(retentionDays: "10")))
+            "/v1/groups", GroupCreateRequest(
+                name: "gold", datastore: "main", policy: .init(retentionDays: "10", replicaCreation: "manual")))
         let _: GroupView = try await admin.post("/v1/groups/gold/members", GroupMembersRequest(vms: ["kvm1/web1"]))
         try await body(
             Fleet(

@@ -13,22 +13,23 @@ extension IntegrationSuite {
         /// Full, incremental, nothing changed, QEMU killed (consistency check), checkpoint deleted, disk grown: each
         /// sync is of the right kind, reads what it must, and the last point restores bit-exact.
         @Test func syncsOfEveryKindRestoreBitExact() async throws {
-            let testbed = try await Testbed.start(chunkSize: "1M")
+            let testbed = try await Testbed.start(chunkSize: "1M", policy: .init(replicaCreation: "now"))
             defer { testbed.stop() }
             try await withGuest(on: testbed) { guest in try await run(testbed, guest) }
         }
 
         private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {
             let name = guest.name
-            let uuid = try await testbed.protect(name)
             let hypervisor = guest.hypervisor
             func write(_ byte: UInt8, _ offset: String, _ length: String) async throws {
                 try await hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: byte, offset: offset, length: length) }
             }
 
-            // 1. Full: every allocated block; the guest agent answers, so the point is application-consistent.
+            // 1. Full: the initial replica joining the group (replica creation now) queued; every allocated block;
+            // the guest agent answers, so the point is application-consistent.
             try await write(0xab, "1M", "128k")
-            let full = try await testbed.backup(name)
+            let uuid = try await testbed.protect(name)
+            let full = try await testbed.wait(try await testbed.initialReplica(name).id)
             #expect(full.state == .succeeded, "\(full.error ?? "")")
             var points = try await testbed.points(name)
             #expect(points.count == 1)

@@ -36,6 +36,9 @@ final class Testbed: @unchecked Sendable {
     static func start(
         chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init(), datastoreLimit: String? = nil
     ) async throws -> Testbed {
+        var policy = policy
+        // Tests start each sync themselves, unless they are about the initial replica.
+        if policy.replicaCreation == nil { policy.replicaCreation = "manual" }
         let directory = try TemporaryDirectory("bulwark-testbed")
         if let datastoreLimit {
             try FileManager.default.createDirectory(atPath: directory.file("datastore"), withIntermediateDirectories: true)
@@ -123,6 +126,15 @@ final class Testbed: @unchecked Sendable {
         }
         let _: GroupView = try await client.post("/v1/groups/gold/members", GroupMembersRequest(vms: ["\(host)/\(name)"]))
         return found!.uuid
+    }
+
+    /// The initial replica adding `name` to its group queued.
+    func initialReplica(_ name: String) async throws -> JobView {
+        let jobs: [JobView] = try await client.get("/v1/jobs")
+        guard let job = jobs.first(where: { $0.subject == "\(host)/\(name)" && $0.kind == "initial-replica" }) else {
+            throw TestFailure("no initial replica of \(name) was queued: \(jobs.map { "\($0.kind) \($0.subject)" })")
+        }
+        return job
     }
 
     /// Asks for a sync and waits for the job to end; returns the finished job.

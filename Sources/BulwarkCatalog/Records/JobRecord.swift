@@ -27,4 +27,5 @@ struct JobRecord: CatalogRecord, PersistableRecord {
     var recoveryPointId: String? = nil
     var heartbeatAt: Date? = nil
     var acknowledged: Bool = false
+    var startAt: Date? = nil
 }

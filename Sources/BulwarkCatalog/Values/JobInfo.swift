@@ -26,12 +26,14 @@ public struct JobInfo: Hashable, Sendable, Codable {
     public var recoveryPointID: RecoveryPointID?
     /// An admin asked to cancel the running task; its agent has not finished it yet.
     public var cancelRequested: Bool
+    /// A queued task waits until then (an initial replica at a set time); nil: at once.
+    public var startAt: Date?
 
     public init(
         id: JobID, kind: JobKind, subject: String, vmUUID: UUID?, group: ResourceName?, datastore: ResourceName?,
         state: JobState, phase: JobPhase?, createdAt: Date, startedAt: Date?, endedAt: Date?, error: String?,
         progress: Double, host: String? = nil, bytes: TaskProgress? = nil, recoveryPointID: RecoveryPointID? = nil,
-        cancelRequested: Bool = false
+        cancelRequested: Bool = false, startAt: Date? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -50,5 +52,6 @@ public struct JobInfo: Hashable, Sendable, Codable {
         self.bytes = bytes
         self.recoveryPointID = recoveryPointID
         self.cancelRequested = cancelRequested
+        self.startAt = startAt
     }
 }

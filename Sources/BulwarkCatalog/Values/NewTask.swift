@@ -11,10 +11,14 @@ public struct NewTask: Hashable, Sendable {
     /// Keep the point at least until then.
     public var retainUntil: Date?
     public var createdAt: Date
+    /// Not before then (nil: at once).
+    public var startAt: Date?
+    /// The VM's first full copy in its group, queued because it joined.
+    public var initialReplica: Bool
 
     public init(
         id: JobID = .generate(), vmUUID: UUID, command: TaskParameters.Command, expressFull: Bool = false,
-        retainUntil: Date? = nil, createdAt: Date = Date()
+        retainUntil: Date? = nil, createdAt: Date = Date(), startAt: Date? = nil, initialReplica: Bool = false
     ) {
         self.id = id
         self.vmUUID = vmUUID
@@ -22,5 +26,7 @@ public struct NewTask: Hashable, Sendable {
         self.expressFull = expressFull
         self.retainUntil = retainUntil
         self.createdAt = createdAt
+        self.startAt = startAt
+        self.initialReplica = initialReplica
     }
 }

@@ -22,23 +22,26 @@ public struct TaskParameters: Hashable, Sendable, Codable {
     public var quiesce: QuiesceMode
     /// The group's retention when the job was made; used only when the group is gone by the commit.
     public var retentionDays: Int
+    /// Queued because the VM joined its group (absent in tasks made before there were initial replicas).
+    public var initialReplica: Bool?
 
     public init(
         command: Command, expressFull: Bool = false, retainUntil: Date? = nil, quiesce: QuiesceMode = .auto,
-        retentionDays: Int = ProtectionPolicy.default.retentionDays
+        retentionDays: Int = ProtectionPolicy.default.retentionDays, initialReplica: Bool = false
     ) {
         self.command = command
         self.expressFull = expressFull
         self.retainUntil = retainUntil
         self.quiesce = quiesce
         self.retentionDays = retentionDays
+        self.initialReplica = initialReplica ? true : nil
     }
 
     /// The job kind listings show for a task with these parameters.
     public var jobKind: JobKind {
         switch command {
         case .consistencyCheck: .consistencyCheck
-        case .sync: expressFull ? .expressFull : .sync
+        case .sync: initialReplica == true ? .initialReplica : expressFull ? .expressFull : .sync
         }
     }
 }
