@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "BulwarkServer",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore",
+                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

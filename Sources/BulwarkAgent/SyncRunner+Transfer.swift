@@ -63,8 +63,8 @@ extension SyncRunner {
             let dirty = contexts.count > 1 ? (status[contexts[1]] ?? []).filter(\.isDirty).map(\.range) : nil
             let base = bases[source.target]
             let plan = ChunkPlan(
-                diskSize: source.capacity, chunkSize: task.chunkSize, data: Self.merged(data),
-                dirty: dirty.map(Self.merged), base: incremental ? base : nil, zeroDigest: zero)
+                diskSize: source.capacity, chunkSize: task.chunkSize, data: ChunkPlan.merged(data),
+                dirty: dirty.map(ChunkPlan.merged), base: incremental ? base : nil, zeroDigest: zero)
             await reporter.log(
                 .info, "disk \(source.target): \(plan.actions.count) chunks, \(plan.readCount) to read "
                     + "(\(ByteCount.approximate(Int64(plan.bytesToRead)))), "
@@ -157,19 +157,6 @@ extension SyncRunner {
             throw AgentError(.rejected, "the server answered the commit of \(subject) without a point")
         }
         await reporter.close()
-        return result
-    }
-
-    /// Sorts and joins touching or overlapping ranges.
-    static func merged(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
-        var result: [Range<UInt64>] = []
-        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !range.isEmpty {
-            if let last = result.last, last.upperBound >= range.lowerBound {
-                result[result.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
-            } else {
-                result.append(range)
-            }
-        }
         return result
     }
 }

@@ -7,6 +7,8 @@ public struct JobKind: OpenStringValue {
     public static let sync: JobKind = "sync"
     /// The first full copy of a VM that joined a protection group, queued by the group's replica creation.
     public static let initialReplica: JobKind = "initial-replica"
+    /// A VM's initial replica read by bulwarkd from exported disk images (replica creation manual).
+    public static let seed: JobKind = "seed"
     /// A sync right before a recovery point.
     public static let expressFull: JobKind = "express-full"
     /// A consistency check an admin or the policy asked for.

@@ -11,6 +11,9 @@ public enum SyncKind: String, Hashable, Sendable, Codable, CaseIterable, CustomS
     case consistencyCheck = "consistency-check"
     /// A scheduled sync right before a recovery point (MABS's express full backup).
     case expressFull = "express-full"
+    /// Read by bulwarkd from disk images an admin exported (replica creation manual); the VM's next sync is a
+    /// consistency check against it.
+    case seed
 
     public var description: String { rawValue }
 }

@@ -140,6 +140,7 @@ extension AgentRoutes {
         case .incremental: .incremental
         case .consistencyCheck: .consistencyCheck
         case .expressFull: .expressFull
+        case .seed: .seed
         }
     }
 }

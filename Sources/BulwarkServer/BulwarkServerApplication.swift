@@ -61,6 +61,7 @@ public enum BulwarkServerApplication {
         InventoryRoutes(catalog: catalog).register(on: api)
         OperationRoutes(catalog: catalog).register(on: api)
         TaskRoutes(catalog: catalog).register(on: api)
+        SeedRoutes(catalog: catalog).register(on: api)
 
         let host = configuration.host
         return Application(

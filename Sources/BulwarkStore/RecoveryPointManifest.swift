@@ -25,6 +25,8 @@ public struct RecoveryPointManifest: Codable, Hashable, Sendable {
         case consistencyCheck = "consistency-check"
         /// A sync run just before a scheduled recovery point (MABS's express full backup).
         case expressFull = "express-full"
+        /// Read from exported disk images by the server.
+        case seed
     }
 
     /// One disk of the point.

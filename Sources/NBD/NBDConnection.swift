@@ -7,12 +7,16 @@ public enum NBDEndpoint: Sendable, Hashable, CustomStringConvertible {
     case uri(String)
     case unix(path: String, export: String)
     case tcp(host: String, port: Int, export: String)
+    /// A server libnbd starts itself and talks to over a socket it passes on (systemd socket activation), such as
+    /// `["qemu-nbd", "--read-only", "--format=qcow2", "/images/vda.qcow2"]`; it ends with the connection.
+    case command([String])
 
     public var description: String {
         switch self {
         case .uri(let uri): uri
         case .unix(let path, let export): "export '\(export)' on unix socket \(path)"
         case .tcp(let host, let port, let export): "export '\(export)' on \(host):\(port)"
+        case .command(let arguments): "`\(arguments.joined(separator: " "))`"
         }
     }
 }
@@ -61,6 +65,10 @@ public final class NBDConnection {
                 throw NBDError.last("nbd_set_export_name", subject: subject)
             }
             connected = nbd_connect_tcp(handle, host, String(port))
+        case .command(let arguments):
+            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            connected = nbd_connect_systemd_socket_activation(handle, &argv)
         }
         guard connected == 0 else { throw NBDError.last("nbd_connect", subject: subject) }
         let size = nbd_get_size(handle)

@@ -5,7 +5,7 @@ import Testing
 @Suite struct StateTests {
     /// Raw values are stored in catalogs and manifests; a changed one would make old data unreadable.
     @Test func rawValuesAreStable() {
-        #expect(SyncKind.allCases.map(\.rawValue) == ["full", "incremental", "consistency-check", "express-full"])
+        #expect(SyncKind.allCases.map(\.rawValue) == ["full", "incremental", "consistency-check", "express-full", "seed"])
         #expect(Consistency.allCases.map(\.rawValue) == ["crash-consistent", "application-consistent"])
         #expect(RecoveryPointState.allCases.map(\.rawValue) == ["committed", "verified", "damaged"])
         #expect(JobState.allCases.map(\.rawValue)

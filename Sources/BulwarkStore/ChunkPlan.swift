@@ -1,5 +1,3 @@
-public import BulwarkStore
-
 /// What a sync does with each chunk of a disk: the decision that makes an incremental read only what changed.
 ///
 /// Pure: it sees ranges, not a disk, so every edge (a dirty range across a chunk boundary, a short last chunk,
@@ -18,6 +16,19 @@ public struct ChunkPlan: Sendable, Hashable {
     public let chunkSize: Int
     public let diskSize: UInt64
     public let actions: [Action]
+
+    /// Sorts and joins touching or overlapping ranges.
+    public static func merged(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+        var result: [Range<UInt64>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !range.isEmpty {
+            if let last = result.last, last.upperBound >= range.lowerBound {
+                result[result.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                result.append(range)
+            }
+        }
+        return result
+    }
 
     /// Plans a disk of `diskSize` bytes cut into `chunkSize` chunks.
     ///

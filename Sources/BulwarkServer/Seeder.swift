@@ -1,0 +1,172 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Logging
+import NBD
+
+/// Reads disk images an admin exported from a VM into the VM's initial replica (`POST /v1/seed`).
+///
+/// Each image is served by `qemu-nbd --read-only`, which libnbd starts itself, so qcow2 and raw images read alike
+/// and holes are not read. Chunks are staged under the job and promoted with one flush, as a sync's uploads are.
+/// The point records no checkpoint: the VM's next sync is a consistency check against it, which sends only what
+/// changed since the export.
+struct Seeder: Sendable {
+    /// One disk's image, open.
+    struct Image: Sendable {
+        let target: String
+        let path: String
+        let format: String
+        let export: NBDExport
+    }
+
+    let catalog: Catalog
+    let logger: Logger
+
+    /// Opens every image and checks it against the VM's disks: one image per disk, each an absolute path to a
+    /// readable qcow2 or raw file of exactly the disk's size. Throws before any job exists.
+    static func open(_ disks: [SeedRequest.Disk], vm: VMInfo) async throws -> [Image] {
+        let known = vm.disks.map(\.target)
+        guard !disks.isEmpty else {
+            throw APIError.invalid(
+                "name an image for each disk of VM \(vm.reference) (\(known.joined(separator: ", "))): --disk TARGET=PATH")
+        }
+        var seen = Set<String>()
+        for disk in disks where !seen.insert(disk.target).inserted {
+            throw APIError.invalid("disk \(disk.target) is named twice; give one image per disk")
+        }
+        for disk in disks where !known.contains(disk.target) {
+            throw APIError.invalid(
+                "VM \(vm.reference) has no disk \(disk.target); its disks are \(known.joined(separator: ", "))")
+        }
+        let missing = known.filter { !seen.contains($0) }
+        guard missing.isEmpty else {
+            throw APIError.invalid(
+                "VM \(vm.reference) also has disk \(missing.joined(separator: ", ")); give an image for every disk, so that the replica is the whole VM")
+        }
+        var images: [Image] = []
+        for disk in disks {
+            guard let vmDisk = vm.disks.first(where: { $0.target == disk.target }) else { continue }
+            guard disk.path.hasPrefix("/") else {
+                throw APIError.invalid(
+                    "image path '\(disk.path)' of disk \(disk.target) is not absolute; give the image's full path on the server")
+            }
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: disk.path, isDirectory: &isFolder), !isFolder.boolValue else {
+                throw APIError.invalid(
+                    "there is no image file at \(disk.path) (disk \(disk.target)) on the server; copy the exported image there first")
+            }
+            guard let handle = FileHandle(forReadingAtPath: disk.path) else {
+                throw APIError.invalid("bulwarkd cannot read \(disk.path) (disk \(disk.target)); check its permissions")
+            }
+            let magic = (try? handle.read(upToCount: 4)).map { [UInt8]($0) } ?? []
+            try? handle.close()
+            // qcow2 starts with "QFI\xfb"; anything else is read as raw, and the size check below catches a format
+            // that is neither.
+            let format = magic == [0x51, 0x46, 0x49, 0xfb] ? "qcow2" : "raw"
+            let export: NBDExport
+            do {
+                export = try await NBDExport.open(
+                    .command(["qemu-nbd", "--read-only", "--format=\(format)", disk.path]),
+                    metaContexts: [MetaContext.baseAllocation], connections: 1)
+            } catch {
+                throw APIError.invalid(
+                    "cannot read \(disk.path) (disk \(disk.target)) as a \(format) image with qemu-nbd: \(error); check that it is a whole qcow2 or raw image and that no running VM uses it")
+            }
+            guard export.size == UInt64(vmDisk.capacityBytes) else {
+                throw APIError.invalid(
+                    "the image \(disk.path) is \(export.size) bytes but disk \(disk.target) of VM \(vm.reference) is \(vmDisk.capacityBytes) bytes; export the disk as it is now")
+            }
+            images.append(Image(target: disk.target, path: disk.path, format: format, export: export))
+        }
+        return images
+    }
+
+    /// Reads the images into a recovery point and commits it; on any failure the job fails with the reason and
+    /// no point is recorded (the chunks read so far are kept for the next attempt).
+    func run(_ images: [Image], seed: SeedInfo) async {
+        let id = seed.job.id
+        var logger = logger
+        logger[metadataKey: "job"] = "\(id)"
+        logger[metadataKey: "vm"] = "\(seed.vm.reference)"
+        let path = seed.datastorePath
+        let job = id.description
+        do {
+            let store = try await runBlocking { try Datastore.open(at: path) }
+            guard store.chunkSize == seed.chunkSize else {
+                throw ServerError(
+                    .dataDirectory,
+                    "the datastore at \(path) has \(store.chunkSize)-byte chunks but the catalog records \(seed.chunkSize); the folder was replaced")
+            }
+            let total = images.reduce(UInt64(0)) { $0 + $1.export.size }
+            var done: UInt64 = 0
+            var storedBytes: Int64 = 0
+            var indexes: [String: FixedIndex] = [:]
+            for image in images {
+                let size = image.export.size
+                let status = try await image.export.blockStatus(0..<size)
+                let data = (status[MetaContext.baseAllocation] ?? []).filter { !$0.isZero }.map(\.range)
+                let plan = ChunkPlan(
+                    diskSize: size, chunkSize: store.chunkSize, data: ChunkPlan.merged(data), dirty: nil, base: nil,
+                    zeroDigest: store.zeroDigest)
+                var digests: [ChunkDigest] = []
+                digests.reserveCapacity(plan.actions.count)
+                for (index, action) in plan.actions.enumerated() {
+                    let range = plan.range(ofChunk: index)
+                    switch action {
+                    case .zero: digests.append(store.zeroDigest)
+                    case .carry(let digest): digests.append(digest)
+                    case .read:
+                        let bytes = try await image.export.read(
+                            offset: range.lowerBound, length: Int(range.upperBound - range.lowerBound))
+                        let result = try await runBlocking {
+                            let chunk = EncodedChunk.encode(bytes, chunkSize: store.chunkSize)
+                            return try store.stageEncodedChunk(chunk.bytes, digest: chunk.digest, job: job)
+                        }
+                        if result.isNew { storedBytes += Int64(result.storedBytes) }
+                        digests.append(result.digest)
+                    }
+                    done += range.upperBound - range.lowerBound
+                    if index % 64 == 63 {
+                        _ = try await catalog.updateJob(id: id, JobUpdate(progress: Double(done) / Double(max(total, 1))))
+                    }
+                }
+                indexes[image.target] = try FixedIndex(chunkSize: store.chunkSize, logicalSize: size, digests: digests)
+                _ = try await catalog.appendJobLog(
+                    id: id, level: .info,
+                    message: "disk \(image.target): \(image.format) image \(image.path), \(plan.actions.count) chunks, \(plan.readCount) read")
+            }
+            let manifest = RecoveryPointManifest(
+                pointID: RecoveryPointID.generate(), vmUUID: seed.vm.uuid, vmName: seed.vm.name, createdAt: Date(),
+                domainXML: "", consistency: .crashConsistent, syncKind: .seed,
+                labels: [
+                    "job": job, "group": seed.group.rawValue,
+                    "seeded-from": images.map { "\($0.target)=\($0.path)" }.joined(separator: ","),
+                ])
+            let finished = indexes
+            let written = try await runBlocking {
+                try store.promoteStagedChunks(of: job, checking: false)
+                return try store.writeRecoveryPoint(manifest: manifest, indexes: finished)
+            }
+            let point = NewRecoveryPoint(
+                id: manifest.pointID, vmUUID: seed.vm.uuid, group: seed.group, datastore: seed.datastore,
+                createdAt: written.createdAt, syncKind: .seed, consistency: .crashConsistent,
+                logicalBytes: Int64(clamping: total), storedBytes: storedBytes, transferredBytes: 0,
+                retainUntil: written.createdAt.addingTimeInterval(TimeInterval(seed.retentionDays) * 86_400))
+            do {
+                try await catalog.commitSeed(id: id, point: point)
+            } catch {
+                let reference = RecoveryPointRef(vm: seed.vm.uuid, point: manifest.pointID)
+                try? await runBlocking { try store.deleteRecoveryPoint(reference) }
+                throw error
+            }
+            logger.info("seeded the initial replica", metadata: ["point": "\(manifest.pointID)"])
+        } catch {
+            let reason = "seeding \(seed.vm.reference) from \(images.map(\.path).joined(separator: ", ")) failed: \(error)"
+            logger.error("\(reason)")
+            _ = try? await catalog.updateJob(id: id, JobUpdate(state: .failed, error: reason))
+            _ = try? await runBlocking { try Datastore.open(at: path).promoteStagedChunks(of: job, checking: false) }
+        }
+    }
+}
