@@ -29,6 +29,7 @@ extension SyncRunner {
         }
         if case .incremental = mode {} else {
             await removeBulwarkCheckpoints(keeping: nil, reporter: reporter)
+            await removeStaleBitmaps(domain: domain, reporter: reporter)
         }
         try await endStaleBackupJob(reporter: reporter)
         let quiesce = try await shouldQuiesce(reporter: reporter)
@@ -57,6 +58,7 @@ extension SyncRunner {
                     + "without saving them: killed, or the host crashed)")
             await reporter.log(.warning, "running a consistency check: \(mode.reason ?? "")")
             await removeBulwarkCheckpoints(keeping: nil, reporter: reporter)
+            await removeStaleBitmaps(domain: domain, reporter: reporter)
             consistency = try await beginBackup(
                 definition(mode), checkpoint: checkpoint, quiesce: quiesce, reporter: reporter)
         }

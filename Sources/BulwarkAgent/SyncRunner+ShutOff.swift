@@ -20,6 +20,7 @@ extension SyncRunner {
             mode = .consistencyCheck(reason: "checkpoint \(name) is not defined on this host")
             await reporter.log(.warning, "running a consistency check: \(mode.reason ?? "")")
         }
+        if mode.checkpointName == nil { await removeStaleBitmaps(domain: domain, reporter: reporter) }
         await reporter.log(.info, "the VM is shut off: reading its disks with qemu-nbd (crash-consistent)")
         let uploader = ChunkUploader(server: server, taskID: task.id, known: Set(bases.values.flatMap(\.digests)), logger: logger)
         var indexes: [String: FixedIndex] = [:]

@@ -83,6 +83,11 @@ extension IntegrationSuite {
             try await waitUntil("QEMU of \(name) to be gone", seconds: 60) {
                 try await hypervisor.run { try !$0.domain(named: name).state().isActive }
             }
+            // While it is down, a stale Bulwark bitmap no checkpoint names, and an admin's own bitmap, get into
+            // vda: the consistency check removes the first and leaves the second alone.
+            for bitmap in ["bulwark-orphan", "admin-own"] {
+                try ChildProcess.run("qemu-img", ["bitmap", "--add", guest.vdaPath, bitmap])
+            }
             try await hypervisor.run { try $0.domain(named: name).start() }
             try await guest.waitUntilReady(count: 2)
             try await write(0x5a, "9M", "64k")
@@ -92,6 +97,8 @@ extension IntegrationSuite {
             #expect(points.first?.syncKind == .consistencyCheck)
             let killLog = try await testbed.job(afterKill.id).log?.map(\.message).joined(separator: "\n") ?? ""
             #expect(killLog.contains("inconsistent"), "\(killLog)")
+            #expect(killLog.contains("removed stale bitmap bulwark-orphan"), "\(killLog)")
+            #expect(!killLog.contains("admin-own"), "\(killLog)")
             let alerts: [AlertView] = try await testbed.client.get("/v1/alerts")
             #expect(
                 alerts.contains { $0.kind == "replica-inconsistent" && $0.severity == "information" && $0.message.contains("inconsistent") },
@@ -116,6 +123,8 @@ extension IntegrationSuite {
             #expect(!open.contains { $0.kind == "replica-inconsistent" }, "an incremental resolves the alert: \(open)")
             let point = try #require(points.first)
             try await hypervisor.run { try $0.domain(named: name).destroy() }
+            let header = try ChildProcess.run("qemu-img", ["info", "--output=json", guest.vdaPath])
+            #expect(!header.contains("bulwark-orphan") && header.contains("admin-own"), "\(header)")
             for (disk, path) in [("vda", guest.vdaPath), ("vdb", guest.vdbPath)] {
                 let source = try imageDigest(path, scratch: guest.directory)
                 let restored = try testbed.restoredDigest(vm: uuid, point: point.id, disk: disk)
