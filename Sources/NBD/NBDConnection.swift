@@ -94,17 +94,42 @@ public final class NBDConnection {
         nbd_close(handle)
     }
 
+    /// The size of the requests a read is cut into, all sent at once: servers answer several requests of one
+    /// connection in parallel (QEMU up to 16), and a small request spares QEMU a fresh multi-megabyte bounce buffer.
+    static let segment = 256 << 10
+
     /// Reads `buffer.count` bytes at `offset` into the caller's buffer.
+    ///
+    /// The range goes out as concurrent requests of ``segment`` bytes (libnbd's asynchronous API), and the call
+    /// returns when all have completed; one failing fails the read.
     public func pread(into buffer: UnsafeMutableRawBufferPointer, offset: UInt64) throws(NBDError) {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        var done = 0
-        while done < buffer.count {
-            let count = min(buffer.count - done, Int(Self.maxRequest))
-            guard nbd_pread(handle, base + done, count, offset + UInt64(done), 0) == 0 else {
-                throw NBDError.last("nbd_pread", subject: "\(endpoint) at offset \(offset + UInt64(done))")
+        var cookies: [(cookie: Int64, at: Int)] = []
+        cookies.reserveCapacity(buffer.count / Self.segment + 1)
+        var issued = 0
+        var failure: NBDError?
+        while issued < buffer.count {
+            let count = min(buffer.count - issued, Self.segment)
+            let cookie = nbd_aio_pread(
+                handle, base + issued, count, offset + UInt64(issued), nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
+            guard cookie >= 0 else {
+                failure = NBDError.last("nbd_aio_pread", subject: "\(endpoint) at offset \(offset + UInt64(issued))")
+                break
             }
-            done += count
+            cookies.append((cookie, issued))
+            issued += count
         }
+        // Every issued request is waited for and retired, even after a failure: the buffer is the caller's and
+        // must not be written once this returns.
+        while nbd_aio_in_flight(handle) > 0 {
+            guard nbd_poll(handle, -1) >= 0 else {
+                throw NBDError.last("nbd_poll", subject: "\(endpoint) reading at offset \(offset)")
+            }
+        }
+        for (cookie, at) in cookies where nbd_aio_command_completed(handle, UInt64(cookie)) != 1 {
+            failure = failure ?? NBDError.last("nbd_pread", subject: "\(endpoint) at offset \(offset + UInt64(at))")
+        }
+        if let failure { throw failure }
     }
 
     /// Reads `length` bytes at `offset`.
