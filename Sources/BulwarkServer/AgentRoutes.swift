@@ -279,14 +279,20 @@ struct AgentRoutes {
     ]
 
     /// The request body, at most `limit` bytes (413 beyond, naming what was sent).
+    ///
+    /// The buffer is sized from `Content-Length` (when it is within the limit) up front: chunk uploads are
+    /// megabytes, and growing a buffer as parts arrive copied each one several times over.
     static func collect(_ request: Request, limit: Int, what: String) async throws -> ByteBuffer {
-        var request = request
-        do {
-            return try await request.collectBody(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw APIError(
-                .contentTooLarge, code: "too-large", message: "the request body is larger than \(what) may be (\(limit) bytes)")
+        let tooLarge = APIError(
+            .contentTooLarge, code: "too-large", message: "the request body is larger than \(what) may be (\(limit) bytes)")
+        let declared = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+        if declared > limit { throw tooLarge }
+        var buffer = ByteBufferAllocator().buffer(capacity: max(0, declared))
+        for try await var part in request.body {
+            guard buffer.readableBytes + part.readableBytes <= limit else { throw tooLarge }
+            buffer.writeBuffer(&part)
         }
+        return buffer
     }
 
     /// A JSON body of up to `limit` bytes, decoded with the API's date format.

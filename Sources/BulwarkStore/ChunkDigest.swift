@@ -44,6 +44,11 @@ public struct ChunkDigest: Hashable, Comparable, Sendable, Codable, CustomString
         SHA256.hash(data: bytes).withUnsafeBytes { ChunkDigest(loading: $0) }
     }
 
+    /// The SHA-256 of the bytes in `buffer`.
+    public static func of(_ buffer: UnsafeRawBufferPointer) -> ChunkDigest {
+        SHA256.hash(data: buffer).withUnsafeBytes { ChunkDigest(loading: $0) }
+    }
+
     /// The digest that stands for a chunk of `chunkSize` zero bytes. Such chunks are never stored: an index that
     /// names this digest means zeros.
     public static func zero(chunkSize: Int) -> ChunkDigest {

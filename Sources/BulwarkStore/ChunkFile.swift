@@ -70,6 +70,20 @@ struct ChunkFile {
     static func decode(
         _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
     ) throws(DatastoreError) -> [UInt8] {
+        try decode(bytes, digest: digest, path: path, maximumLength: maximumLength, keepingPlain: true).plain ?? []
+    }
+
+    /// Checks a chunk file as ``decode(_:digest:path:maximumLength:)`` does and returns its plain length; a raw
+    /// payload is hashed where it lies instead of being copied out (the check a server makes of every upload).
+    static func check(
+        _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
+    ) throws(DatastoreError) -> Int {
+        try decode(bytes, digest: digest, path: path, maximumLength: maximumLength, keepingPlain: false).length
+    }
+
+    private static func decode(
+        _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int, keepingPlain: Bool
+    ) throws(DatastoreError) -> (plain: [UInt8]?, length: Int) {
         let fix = "run a verify; the next sync of a VM that still has this data stores the chunk again"
         guard let header = header(of: bytes), header.plainLength <= maximumLength else {
             throw DatastoreError(
@@ -91,6 +105,11 @@ struct ChunkFile {
                     .chunkCorrupt, "chunk \(digest) at \(path) holds \(bytes.count - headerSize) raw bytes, "
                         + "its header says \(header.plainLength); \(fix)", digest: digest)
             }
+            if !keepingPlain {
+                let hashed = bytes.withUnsafeBytes { ChunkDigest.of(UnsafeRawBufferPointer(rebasing: $0[headerSize...])) }
+                guard hashed == digest else { throw mismatch(digest, path: path, fix: fix) }
+                return (nil, header.plainLength)
+            }
             plain = Array(bytes[headerSize...])
         case .zstd:
             do {
@@ -100,12 +119,14 @@ struct ChunkFile {
                     .chunkCorrupt, "chunk \(digest) at \(path) does not decompress; \(fix)", digest: digest, cause: error)
             }
         }
-        guard ChunkDigest.of(plain) == digest else {
-            throw DatastoreError(
-                .digestMismatch,
-                "chunk \(digest) at \(path) decodes to data with another SHA-256 (written under the wrong name?); \(fix)",
-                digest: digest)
-        }
-        return plain
+        guard ChunkDigest.of(plain) == digest else { throw mismatch(digest, path: path, fix: fix) }
+        return (plain, plain.count)
+    }
+
+    private static func mismatch(_ digest: ChunkDigest, path: String, fix: String) -> DatastoreError {
+        DatastoreError(
+            .digestMismatch,
+            "chunk \(digest) at \(path) decodes to data with another SHA-256 (written under the wrong name?); \(fix)",
+            digest: digest)
     }
 }

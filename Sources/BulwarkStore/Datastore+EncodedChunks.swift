@@ -37,9 +37,7 @@ extension Datastore {
         }
         let plainLength: Int
         do {
-            plainLength = try ChunkFile.decode(
-                file, digest: digest, path: "upload", maximumLength: chunkSize
-            ).count
+            plainLength = try ChunkFile.check(file, digest: digest, path: "upload", maximumLength: chunkSize)
         } catch {
             let what =
                 error.code == .digestMismatch
