@@ -30,11 +30,26 @@ struct ChunkFile {
     var payload: [UInt8]
 
     /// Compresses `plain` with zstd level 1, keeping it raw when that does not make it smaller.
+    ///
+    /// A large chunk is compressed only when one of three samples (start, middle, end) shrinks by at least 3%:
+    /// encrypted or already compressed data (most of a full backup of such disks) then costs no futile zstd pass.
     static func encoding(_ plain: [UInt8]) -> ChunkFile {
-        if let packed = try? Zstd.compress(plain, level: 1), packed.count < plain.count {
+        if worthCompressing(plain), let packed = try? Zstd.compress(plain, level: 1), packed.count < plain.count {
             return ChunkFile(codec: .zstd, plainLength: plain.count, payload: packed)
         }
         return ChunkFile(codec: .raw, plainLength: plain.count, payload: plain)
+    }
+
+    static let sampleSize = 64 << 10
+
+    /// Whether any of three samples of `plain` compresses by at least 3%; always true below four samples' size.
+    static func worthCompressing(_ plain: [UInt8]) -> Bool {
+        guard plain.count >= 4 * sampleSize else { return true }
+        for start in [0, plain.count / 2 - sampleSize / 2, plain.count - sampleSize] {
+            let sample = Array(plain[start..<(start + sampleSize)])
+            if let packed = try? Zstd.compress(sample, level: 1), packed.count < sample.count * 97 / 100 { return true }
+        }
+        return false
     }
 
     /// The file's bytes: header and payload.

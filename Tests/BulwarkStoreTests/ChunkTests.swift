@@ -44,6 +44,21 @@ import Testing
         }
     }
 
+    /// Large chunks are sampled first: noise is stored raw without a full zstd pass, and a chunk whose start is
+    /// noise but whose middle or end compresses is still compressed.
+    @Test func largeChunksAreSampledBeforeCompressing() throws {
+        try withDatastore(chunkSize: 1 << 20) { store, _ in
+            let noise = try store.writeChunk(randomBytes(1 << 20))
+            #expect(noise.storedBytes == (1 << 20) + 16)
+            for split in [1 << 18, 3 << 18] {
+                let mixed = randomBytes(split) + compressibleBytes((1 << 20) - split)
+                let stored = try store.writeChunk(mixed)
+                #expect(stored.storedBytes < (1 << 20) - (1 << 17), "split at \(split)")
+                #expect(try store.readChunk(stored.digest) == mixed)
+            }
+        }
+    }
+
     @Test func compressesWhenItHelpsAndStoresRawWhenNot() throws {
         try withDatastore { store, _ in
             let text = try store.writeChunk(compressibleBytes(smallChunk))
