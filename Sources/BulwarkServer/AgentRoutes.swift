@@ -15,6 +15,7 @@ import NIOCore
 struct AgentRoutes {
     let catalog: Catalog
     let uploads: TaskUploadLedger
+    let taskSignal: TaskSignal
 
     /// The longest an agent's poll for a task may wait.
     static let maximumWait = 60
@@ -180,7 +181,8 @@ struct AgentRoutes {
             }
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return Response(status: .noContent) }
-            try await Task.sleep(for: min(left, Self.pollInterval))
+            await taskSignal.wait(upTo: min(left, Self.pollInterval))
+            try Task.checkCancellation()
         }
     }
 

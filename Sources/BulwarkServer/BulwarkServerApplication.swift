@@ -48,7 +48,8 @@ public enum BulwarkServerApplication {
         router.add(middleware: ErrorMiddleware())
         EnrollmentRoutes(catalog: catalog, ca: ca).register(on: router)
         // A group of its own, so the admin token's middleware never sees agent calls (nor the reverse).
-        AgentRoutes(catalog: catalog, uploads: TaskUploadLedger())
+        let taskSignal = TaskSignal()
+        AgentRoutes(catalog: catalog, uploads: TaskUploadLedger(), taskSignal: taskSignal)
             .register(on: router.group("v1/agent").add(middleware: AgentAuthMiddleware(catalog: catalog)))
         let api = router.group("v1").add(middleware: AdminAuthMiddleware(catalog: catalog))
         api.get("status") { _, _ in
@@ -57,10 +58,10 @@ public enum BulwarkServerApplication {
                 startedAt: startedAt, datastores: try await catalog.datastores().count)
         }
         DatastoreRoutes(catalog: catalog).register(on: api)
-        GroupRoutes(catalog: catalog).register(on: api)
+        GroupRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
         InventoryRoutes(catalog: catalog).register(on: api)
         OperationRoutes(catalog: catalog).register(on: api)
-        TaskRoutes(catalog: catalog).register(on: api)
+        TaskRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
         SeedRoutes(catalog: catalog).register(on: api)
 
         let host = configuration.host

@@ -8,6 +8,7 @@ import Hummingbird
 /// `/v1/groups`: protection groups, their policies and members.
 struct GroupRoutes {
     let catalog: Catalog
+    let taskSignal: TaskSignal
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
         group.post("groups") { request, context in
@@ -59,6 +60,7 @@ struct GroupRoutes {
             for reference in references { uuids.append(try await catalog.resolveVM(reference).uuid) }
             var view = Self.view(info)
             view.initialReplicas = try await catalog.queueInitialReplicas(of: uuids).map { OperationRoutes.view($0) }
+            if view.initialReplicas?.isEmpty == false { await taskSignal.notify() }
             return view
         }
         group.post("groups/:name/members/remove") { request, context in

@@ -10,6 +10,7 @@ import Hummingbird
 /// with the job, which `GET /v1/jobs/{id}` follows.
 struct TaskRoutes {
     let catalog: Catalog
+    let taskSignal: TaskSignal
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
         group.post("backup") { request, context in
@@ -17,6 +18,7 @@ struct TaskRoutes {
             let vm = try await catalog.resolveVM(try VMReference(parsing: body.vm))
             let job = try await catalog.createTask(
                 NewTask(vmUUID: vm.uuid, command: .sync, expressFull: body.expressFull, retainUntil: body.retainUntil))
+            await taskSignal.notify()
             return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
         }
         group.post("check") { request, context in
@@ -36,6 +38,7 @@ struct TaskRoutes {
                 throw APIError.invalid("name exactly one of vm or group to check, not \(body.vm == nil ? "neither" : "both")")
             }
             let jobs = try await catalog.createTasks(uuids.map { NewTask(vmUUID: $0, command: .consistencyCheck) })
+            await taskSignal.notify()
             return EditedResponse(status: .accepted, response: jobs.map { OperationRoutes.view($0) })
         }
         group.post("jobs/:id/cancel") { _, context in

@@ -23,6 +23,7 @@ struct JobWatcher {
         var printed = 0
         var samples: [(time: Date, scanned: Int64)] = []
         var progressShown = false
+        let started = ContinuousClock.now
         while true {
             let job: JobView = try await client.get("/v1/jobs/\(id.pathEscaped)")
             let log = job.log ?? []
@@ -46,7 +47,9 @@ struct JobWatcher {
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
                 progressShown = true
             }
-            try? await Task.sleep(for: .milliseconds(200))
+            // Quick syncs end within a second or two: look often at first, so the command returns when the job
+            // does, then settle to a calmer pace for long jobs.
+            try? await Task.sleep(for: .milliseconds(started.duration(to: .now) < .seconds(3) ? 40 : 200))
         }
     }
 
