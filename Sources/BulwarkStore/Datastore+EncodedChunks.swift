@@ -10,18 +10,26 @@ extension Datastore {
     /// is atomic as in ``writeChunk(_:expecting:)``, and a chunk that exists already only gets its time refreshed,
     /// so garbage collection's grace period protects it until the point that uses it is committed.
     public func writeEncodedChunk(_ file: [UInt8], digest: ChunkDigest) throws(DatastoreError) -> ChunkWriteResult {
+        if let known = try acceptEncodedChunk(file, digest: digest) { return known }
+        let path = chunkPath(digest)
+        if try FileSystem.makeDirectory(chunkFolder(digest)) { try FileSystem.syncDirectory(chunksPath) }
+        try FileSystem.writeAtomically(file, to: path)
+        return ChunkWriteResult(digest: digest, storedBytes: file.count, isNew: true, isZero: false)
+    }
+
+    /// Checks an agent's chunk file (``checkEncodedChunk(_:digest:)``) and answers for it when nothing needs
+    /// writing: zeros, which are never stored, or a chunk the datastore holds (its time refreshed, so garbage
+    /// collection's grace period protects it). Nil when the file must be written.
+    func acceptEncodedChunk(_ file: [UInt8], digest: ChunkDigest) throws(DatastoreError) -> ChunkWriteResult? {
         if digest == zeroDigest {
             // Zeros are recorded by digest and never stored; there is nothing to check or keep.
             return ChunkWriteResult(digest: digest, storedBytes: 0, isNew: false, isZero: true)
         }
         try checkEncodedChunk(file, digest: digest)
-        let path = chunkPath(digest)
-        if try FileSystem.touch(path), let status = FileSystem.status(path) {
+        if try FileSystem.touch(chunkPath(digest)), let status = FileSystem.status(chunkPath(digest)) {
             return ChunkWriteResult(digest: digest, storedBytes: Int(status.size), isNew: false, isZero: false)
         }
-        if try FileSystem.makeDirectory(chunkFolder(digest)) { try FileSystem.syncDirectory(chunksPath) }
-        try FileSystem.writeAtomically(file, to: path)
-        return ChunkWriteResult(digest: digest, storedBytes: file.count, isNew: true, isZero: false)
+        return nil
     }
 
     /// Checks a chunk file an agent encoded: size, header, CRC-32, payload, and that it decodes to 1 to

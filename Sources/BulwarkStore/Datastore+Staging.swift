@@ -23,14 +23,7 @@ extension Datastore {
         -> ChunkWriteResult
     {
         try Self.checkStagingName(job)
-        if digest == zeroDigest {
-            return ChunkWriteResult(digest: digest, storedBytes: 0, isNew: false, isZero: true)
-        }
-        try checkEncodedChunk(file, digest: digest)
-        let path = chunkPath(digest)
-        if try FileSystem.touch(path), let status = FileSystem.status(path) {
-            return ChunkWriteResult(digest: digest, storedBytes: Int(status.size), isNew: false, isZero: false)
-        }
+        if let known = try acceptEncodedChunk(file, digest: digest) { return known }
         let folder = stagingFolder(job)
         let staged = "\(folder)/\(digest)"
         if let status = FileSystem.status(staged) {
