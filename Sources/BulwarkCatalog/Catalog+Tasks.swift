@@ -92,7 +92,7 @@ extension Catalog {
         }
     }
 
-    private static func insertTask(
+    static func insertTask(
         _ db: Database, _ task: NewTask, vm: VMInfo, group: GroupRecord, policy: ProtectionPolicy
     ) throws -> JobInfo {
         let parameters = TaskParameters(

@@ -47,8 +47,8 @@ public struct SchedulePlan: Sendable {
         guard let lastPoint else { return Decision(run: nil, handled: [:], reason: nil) }
         var settled: [Run: Date] = [:]
         var reasons: [Run: String] = [:]
-        func owed(_ run: Run, _ slot: Date?, _ reason: String) {
-            guard let slot, slot > max(handled[run] ?? joinedAt, joinedAt) else { return }
+        func owed(_ run: Run, _ slot: Date?, _ reason: String, coveredBy point: Date? = nil) {
+            guard let slot, slot > max(handled[run] ?? joinedAt, joinedAt, point ?? joinedAt) else { return }
             settled[run] = slot
             reasons[run] = reason
         }
@@ -60,7 +60,8 @@ public struct SchedulePlan: Sendable {
             owed(.expressFull, slot, "express full \(timeText(slot))")
         }
         if let slot = latestSlot(of: policy.recoveryPointTimes, on: days, atOrBefore: now) {
-            owed(.sync, slot, "recovery point \(timeText(slot))")
+            // Any point made at or after the slot is that slot's recovery point (a sync an admin ran, say).
+            owed(.sync, slot, "recovery point \(timeText(slot))", coveredBy: lastPoint)
         }
         if settled[.sync] == nil, let interval = policy.syncFrequency.intervalSeconds {
             // Frequency counts from the last point or the last sync the schedule asked for, whichever is later,

@@ -12,13 +12,14 @@ public import ServiceLifecycle
 
 /// Builds the running parts of `bulwarkd` from its configuration.
 public enum BulwarkServerApplication {
-    /// Prepares the data directory (CA, certificate, admin token) and returns the HTTPS API as a `Service`.
+    /// Prepares the data directory (CA, certificate, admin token) and returns the running parts as `Service`s: the
+    /// HTTPS API, and the scheduler when the configuration has an interval for it.
     ///
     /// `onRunning` receives the URL clients use once the server listens; it is also written to the data directory.
     public static func make(
         configuration: ServerConfiguration, logger: Logger,
         onRunning: @escaping @Sendable (String) async -> Void = { _ in }
-    ) async throws -> some Service {
+    ) async throws -> [any Service] {
         let directory = ServerDataDirectory(path: configuration.dataDirectory)
         try directory.prepare()
         let catalog: Catalog
@@ -65,7 +66,7 @@ public enum BulwarkServerApplication {
         SeedRoutes(catalog: catalog).register(on: api)
 
         let host = configuration.host
-        return Application(
+        let application = Application(
             router: router,
             server: try .tls(.http1(), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "bulwarkd"),
@@ -82,6 +83,13 @@ public enum BulwarkServerApplication {
                 await onRunning(url)
             },
             logger: logger)
+        guard let interval = configuration.schedulerInterval else { return [application] }
+        var schedulerLogger = logger
+        schedulerLogger[metadataKey: "service"] = "scheduler"
+        return [
+            application,
+            Scheduler(catalog: catalog, taskSignal: taskSignal, interval: interval, logger: schedulerLogger),
+        ]
     }
 
     /// TLS for every caller: admins and enrolling agents present no certificate; enrolled agents present one the CA

@@ -3,11 +3,16 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var dataDirectory: String
     public var host: String
     public var port: Int
+    /// How often the scheduler looks for due jobs; nil runs no scheduler (syncs only when an admin asks).
+    public var schedulerInterval: Duration?
 
-    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443) {
+    public init(
+        dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443, schedulerInterval: Duration? = nil
+    ) {
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
+        self.schedulerInterval = schedulerInterval
     }
 
     /// Parses `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all interfaces); port 0 picks a free port.

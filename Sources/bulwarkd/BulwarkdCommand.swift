@@ -27,11 +27,20 @@ struct BulwarkdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .long, help: "Seconds between the scheduler's passes over the protection groups (1-3600).")
+    var schedulerInterval = 30
+
+    @Flag(name: .long, help: "Run no scheduler: syncs, checks and express fulls run only when an admin asks.")
+    var noScheduler = false
+
     func validate() throws {
         do {
             _ = try ServerConfiguration.parseListen(listen)
         } catch {
             throw ValidationError("\(error)")
+        }
+        guard (1...3600).contains(schedulerInterval) else {
+            throw ValidationError("--scheduler-interval \(schedulerInterval): give 1 to 3600 seconds")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
@@ -42,17 +51,19 @@ struct BulwarkdCommand: AsyncParsableCommand {
         var logger = Logger(label: "bulwarkd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let (host, port) = try ServerConfiguration.parseListen(listen)
-        let configuration = ServerConfiguration(dataDirectory: dataDir, host: host, port: port)
-        let api: any Service
+        let configuration = ServerConfiguration(
+            dataDirectory: dataDir, host: host, port: port,
+            schedulerInterval: noScheduler ? nil : .seconds(schedulerInterval))
+        let services: [any Service]
         do {
-            api = try await BulwarkServerApplication.make(configuration: configuration, logger: logger)
+            services = try await BulwarkServerApplication.make(configuration: configuration, logger: logger)
         } catch {
             printError("bulwarkd: \(error)")
             throw ExitCode(78)  // EX_CONFIG
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

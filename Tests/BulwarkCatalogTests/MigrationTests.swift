@@ -98,12 +98,12 @@ import TestSupport
     @Test func bundledMigrationsAreNumberedWithoutGaps() throws {
         let migrations = try SchemaMigration.bundled()
         #expect(migrations.map(\.version) == Array(1...migrations.count))
-        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql"])
+        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql", "0004-schedule.sql"])
     }
 
     @Test func versions2And3AddTheAgentTaskColumnsToJobs() async throws {
         try await withCatalog { catalog, _ in
-            #expect(try await catalog.storedSchemaVersion() == 3)
+            #expect(try await catalog.storedSchemaVersion() == 4)
             let columns = try await catalog.pool.read { db in try db.columns(in: "job").map(\.name) }
             for column in ["host", "parameters", "cancel_requested", "bytes_total", "bytes_scanned", "bytes_sent",
                            "recovery_point_id", "heartbeat_at", "acknowledged", "start_at"] {

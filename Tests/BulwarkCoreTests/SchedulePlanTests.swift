@@ -85,6 +85,13 @@ import Testing
         #expect(plan.latestSlot(of: [try TimeOfDay(hour: 20, minute: 0)], on: [.monday], atOrBefore: at(29, 12, 0)) == at(23, 20, 0))
     }
 
+    @Test func aPointMadeAfterARecoveryPointSlotCoversIt() throws {
+        let plan = try plan(.init(syncFrequency: "before-recovery-point", recoveryPoints: "20:00", expressFull: "none"))
+        // Down at 20:00, but an admin's sync made a point at 20:30: nothing is owed at 21:00.
+        #expect(plan.decide(now: at(23, 21, 0), lastPoint: at(23, 20, 30), handled: [:], joinedAt: at(1, 0, 0)).run == nil)
+        #expect(plan.decide(now: at(23, 21, 0), lastPoint: at(23, 19, 30), handled: [:], joinedAt: at(1, 0, 0)).run == .sync)
+    }
+
     @Test func slotsBeforeTheVMJoinedAreNotOwed() throws {
         let plan = try plan(.init(syncFrequency: "before-recovery-point", recoveryPoints: "20:00", expressFull: "none"))
         #expect(plan.decide(now: at(23, 20, 10), lastPoint: at(23, 20, 6), handled: [:], joinedAt: at(23, 20, 5)).run == nil)

@@ -199,7 +199,7 @@ func withServer(
     let api = try await BulwarkServerApplication.make(
         configuration: ServerConfiguration(dataDirectory: path, host: "127.0.0.1", port: 0), logger: logger,
         onRunning: { published.yield($0) })
-    let group = ServiceGroup(configuration: .init(services: [.init(service: api)], logger: logger))
+    let group = ServiceGroup(configuration: .init(services: api.map { .init(service: $0) }, logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         var iterator = addresses.makeAsyncIterator()

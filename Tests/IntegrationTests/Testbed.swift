@@ -22,10 +22,14 @@ final class Testbed: @unchecked Sendable {
     var serverLog: String { directory.file("bulwarkd.log") }
     var agentLog: String { directory.file("agent.log") }
 
-    private init(directory: TemporaryDirectory, server: ChildProcess, client: BulwarkAPIClient) {
+    /// bulwarkd's scheduler options, kept for restarts.
+    private let scheduler: [String]
+
+    private init(directory: TemporaryDirectory, server: ChildProcess, client: BulwarkAPIClient, scheduler: [String]) {
         self.directory = directory
         self.server = server
         self.client = client
+        self.scheduler = scheduler
     }
 
     /// Starts bulwarkd, enrolls and starts an agent, and makes datastore `main` (chunk size `chunkSize`) and group
@@ -33,8 +37,12 @@ final class Testbed: @unchecked Sendable {
     ///
     /// With `datastoreLimit` (a tmpfs size such as `24m`) the datastore lives on a file system of that size, so a
     /// test can fill it.
+    ///
+    /// Tests ask for every sync themselves, so bulwarkd runs without its scheduler unless `schedulerInterval` (in
+    /// seconds) asks for one.
     static func start(
-        chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init(), datastoreLimit: String? = nil
+        chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init(), datastoreLimit: String? = nil,
+        schedulerInterval: Int? = nil
     ) async throws -> Testbed {
         var policy = policy
         // Tests start each sync themselves, unless they are about the initial replica.
@@ -44,11 +52,12 @@ final class Testbed: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: directory.file("datastore"), withIntermediateDirectories: true)
             try ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=\(datastoreLimit)", "tmpfs", directory.file("datastore")])
         }
-        let server = try startServer(directory)
+        let scheduler = schedulerInterval.map { ["--scheduler-interval", "\($0)"] } ?? ["--no-scheduler"]
+        let server = try startServer(directory, scheduler: scheduler)
         let client = try BulwarkAPIClient(
             configuration: try ClientConfiguration.resolve(
                 server: nil, token: nil, ca: nil, environment: ["BULWARK_DATA_DIR": directory.file("server")]))
-        let testbed = Testbed(directory: directory, server: server, client: client)
+        let testbed = Testbed(directory: directory, server: server, client: client, scheduler: scheduler)
         do {
             let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest())
             let url = try String(contentsOfFile: directory.file("server/address"), encoding: .utf8)
@@ -68,11 +77,13 @@ final class Testbed: @unchecked Sendable {
         return testbed
     }
 
-    private static func startServer(_ directory: TemporaryDirectory, listen: String = "127.0.0.1:0") throws -> ChildProcess {
+    private static func startServer(
+        _ directory: TemporaryDirectory, listen: String = "127.0.0.1:0", scheduler: [String]
+    ) throws -> ChildProcess {
         let data = directory.file("server")
         try? FileManager.default.removeItem(atPath: "\(data)/address")
         let server = try ChildProcess(
-            productPath("bulwarkd"), ["--data-dir", data, "--listen", listen, "--log-level", "info"],
+            productPath("bulwarkd"), ["--data-dir", data, "--listen", listen, "--log-level", "info"] + scheduler,
             logFile: directory.file("bulwarkd.log"))
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: "\(data)/address") {
@@ -91,7 +102,7 @@ final class Testbed: @unchecked Sendable {
             throw TestFailure("no port in \(address)")
         }
         server.kill()
-        server = try Self.startServer(directory, listen: "127.0.0.1:\(port)")
+        server = try Self.startServer(directory, listen: "127.0.0.1:\(port)", scheduler: scheduler)
     }
 
     func startAgent() throws {

@@ -1,0 +1,88 @@
+public import BulwarkCore
+public import Foundation
+import GRDB
+
+// The scheduler's view of the catalog: every protected VM with what its schedule depends on, read in a few
+// queries whatever the number of VMs, and the one write that queues a scheduled job and settles its slots.
+
+extension Catalog {
+    /// Every member of every protection group, with its policy, its newest usable point and the slots settled.
+    public func scheduleCandidates() async throws -> [ScheduleCandidate] {
+        try await read { db in
+            var handled: [String: [SchedulePlan.Run: Date]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT vm_uuid, run, slot FROM schedule_state") {
+                guard let run = SchedulePlan.Run(rawValue: row["run"]) else { continue }
+                handled[row["vm_uuid"], default: [:]][run] = row["slot"]
+            }
+            var policies: [Int64: ProtectionPolicy] = [:]
+            for group in try GroupRecord.fetchAll(db) { policies[group.id!] = try Self.decodePolicy(group) }
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT vm.uuid, vm.name, vm.host_id IS NOT NULL AS reported, gm.group_id, gm.added_at,
+                           (SELECT MAX(rp.created_at) FROM recovery_point rp
+                             WHERE rp.vm_uuid = vm.uuid AND rp.state IN (?, ?)) AS last_point,
+                           EXISTS (SELECT 1 FROM job WHERE job.vm_uuid = vm.uuid AND job.state IN (?, ?)) AS busy
+                    FROM group_member gm JOIN vm ON vm.uuid = gm.vm_uuid
+                    ORDER BY vm.uuid
+                    """,
+                arguments: [
+                    RecoveryPointState.committed.rawValue, RecoveryPointState.verified.rawValue,
+                    JobState.queued.rawValue, JobState.running.rawValue,
+                ])
+            return try rows.compactMap { row -> ScheduleCandidate? in
+                let text: String = row["uuid"]
+                guard let policy = policies[row["group_id"]] else { return nil }
+                return ScheduleCandidate(
+                    vmUUID: try UUID(stored: text), vmName: row["name"], policy: policy, joinedAt: row["added_at"],
+                    lastPoint: row["last_point"], handled: handled[text] ?? [:], isReported: row["reported"],
+                    isBusy: row["busy"])
+            }
+        }
+    }
+
+    /// Queues the job a schedule decided on and records the slots it settles, in one transaction. Nil, settling
+    /// nothing, when the VM has a queued or running job by now (the slot stays owed), left its group, or is not
+    /// reported by any host.
+    public func queueScheduledRun(
+        vm uuid: UUID, decision: SchedulePlan.Decision, now: Date = Date()
+    ) async throws -> JobInfo? {
+        guard let run = decision.run else { return nil }
+        return try await write { db in
+            let vm = try Self.fetchVM(db, uuid: uuid.catalogText)
+            guard vm.host != nil, let groupName = vm.group, try Self.activeJob(db, vm: uuid) == nil else { return nil }
+            let group = try Self.groupRecord(db, named: groupName)
+            let task = NewTask(
+                vmUUID: uuid, command: run == .consistencyCheck ? .consistencyCheck : .sync,
+                expressFull: run == .expressFull, createdAt: now)
+            let job = try Self.insertTask(db, task, vm: vm, group: group, policy: try Self.decodePolicy(group))
+            try Self.log(db, job.id, .info, "scheduled by group \(group.name): \(decision.reason ?? run.description)", at: now)
+            for (settled, slot) in decision.handled {
+                try db.execute(
+                    sql: """
+                        INSERT INTO schedule_state (vm_uuid, run, slot) VALUES (?, ?, ?)
+                        ON CONFLICT (vm_uuid, run) DO UPDATE SET slot = excluded.slot
+                        """,
+                    arguments: [uuid.catalogText, settled.rawValue, slot])
+            }
+            return job
+        }
+    }
+}
+
+/// A protected VM as the scheduler sees it.
+public struct ScheduleCandidate: Hashable, Sendable {
+    public var vmUUID: UUID
+    public var vmName: String
+    public var policy: ProtectionPolicy
+    /// When it joined its group: slots before are not owed.
+    public var joinedAt: Date
+    /// Its newest committed or verified point; nil before the initial replica.
+    public var lastPoint: Date?
+    /// The slot each kind of run was last queued for.
+    public var handled: [SchedulePlan.Run: Date]
+    /// A host reports it (an agent can run its jobs).
+    public var isReported: Bool
+    /// It has a queued or running job.
+    public var isBusy: Bool
+}

@@ -1,0 +1,69 @@
+import BulwarkCatalog
+import BulwarkCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Runs every protection group's schedule: each pass asks ``SchedulePlan`` what is due for each protected VM and
+/// queues those jobs, which the VMs' agents then claim like any other.
+///
+/// Times of day are read in the server's time zone (`calendar`); what the scheduler has acted on is kept in the
+/// catalog, so a restart neither repeats a slot nor owes more than one run for the slots it slept through.
+struct Scheduler: Service {
+    let catalog: Catalog
+    let taskSignal: TaskSignal
+    let interval: Duration
+    let calendar: Calendar
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    init(
+        catalog: Catalog, taskSignal: TaskSignal, interval: Duration, calendar: Calendar = .current, logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.catalog = catalog
+        self.taskSignal = taskSignal
+        self.interval = interval
+        self.calendar = calendar
+        self.logger = logger
+        self.clock = clock
+    }
+
+    func run() async throws {
+        logger.info("scheduler running", metadata: ["interval": "\(interval)", "time-zone": "\(calendar.timeZone.identifier)"])
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    do {
+                        _ = try await tick(now: clock())
+                    } catch {
+                        // A failed pass (the catalog busy, a group edited meanwhile) is retried by the next one.
+                        logger.error("scheduler pass failed: \(error)")
+                    }
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {
+            logger.info("scheduler stopped")
+        }
+    }
+
+    /// One pass at `now`: queues what is due and returns those jobs.
+    func tick(now: Date) async throws -> [JobInfo] {
+        var queued: [JobInfo] = []
+        for candidate in try await catalog.scheduleCandidates() where candidate.isReported && !candidate.isBusy {
+            let plan = SchedulePlan(policy: candidate.policy, calendar: calendar)
+            let decision = plan.decide(
+                now: now, lastPoint: candidate.lastPoint, handled: candidate.handled, joinedAt: candidate.joinedAt)
+            guard decision.run != nil else { continue }
+            if let job = try await catalog.queueScheduledRun(vm: candidate.vmUUID, decision: decision, now: now) {
+                logger.info(
+                    "queued a scheduled \(job.kind)",
+                    metadata: ["job": "\(job.id)", "vm": "\(job.subject)", "reason": "\(decision.reason ?? "")"])
+                queued.append(job)
+            }
+        }
+        if !queued.isEmpty { await taskSignal.notify() }
+        return queued
+    }
+}
