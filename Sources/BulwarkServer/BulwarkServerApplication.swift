@@ -13,7 +13,8 @@ public import ServiceLifecycle
 /// Builds the running parts of `bulwarkd` from its configuration.
 public enum BulwarkServerApplication {
     /// Prepares the data directory (CA, certificate, admin token) and returns the running parts as `Service`s: the
-    /// HTTPS API, and the scheduler when the configuration has an interval for it.
+    /// HTTPS API, and the scheduler and retention (pruning, then garbage collection) when the configuration has a
+    /// scheduler interval.
     ///
     /// `onRunning` receives the URL clients use once the server listens; it is also written to the data directory.
     public static func make(
@@ -86,9 +87,13 @@ public enum BulwarkServerApplication {
         guard let interval = configuration.schedulerInterval else { return [application] }
         var schedulerLogger = logger
         schedulerLogger[metadataKey: "service"] = "scheduler"
+        var retentionLogger = logger
+        retentionLogger[metadataKey: "service"] = "retention"
         return [
             application,
             Scheduler(catalog: catalog, taskSignal: taskSignal, interval: interval, logger: schedulerLogger),
+            // Retention is counted in days: an hourly pass prunes soon enough and costs nothing in between.
+            Maintenance(catalog: catalog, interval: .seconds(3600), logger: retentionLogger),
         ]
     }
 

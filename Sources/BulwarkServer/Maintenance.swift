@@ -1,0 +1,103 @@
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Retention and its clean-up, unattended: each pass prunes the points retention lets go (``Catalog/prunablePoints(now:)``)
+/// and then collects the garbage of the datastores that lost points, each as a job with its log.
+struct Maintenance: Service {
+    let catalog: Catalog
+    let interval: Duration
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    init(catalog: Catalog, interval: Duration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.catalog = catalog
+        self.interval = interval
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// What one pass did.
+    struct Report: Sendable {
+        var pruned: [RecoveryPointID] = []
+        var failed: [RecoveryPointID] = []
+        var collected: [ResourceName] = []
+    }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    do {
+                        _ = try await pass(now: clock())
+                    } catch {
+                        logger.error("retention pass failed: \(error)")
+                    }
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {
+            logger.info("retention stopped")
+        }
+    }
+
+    /// Prunes what retention lets go at `now`, then collects garbage where points went.
+    func pass(now: Date) async throws -> Report {
+        var report = Report()
+        let points = try await catalog.prunablePoints(now: now)
+        guard !points.isEmpty else { return report }
+        let job = try await catalog.createJob(NewJob(kind: .prune, subject: "retention", createdAt: now))
+        _ = try await catalog.updateJob(id: job.id, JobUpdate(state: .running, phase: .transfer), at: now)
+        var paths: [ResourceName: String] = [:]
+        for datastore in try await catalog.datastores() { paths[datastore.name] = datastore.path.path }
+        for point in points {
+            guard let path = paths[point.datastore] else { continue }
+            let reference = RecoveryPointRef(vm: point.vmUUID, point: point.id)
+            do {
+                // Files first: a point the catalog lists must be restorable; files the catalog no longer lists
+                // are only space, which the next pass or garbage collection frees.
+                try await runBlocking {
+                    do {
+                        try Datastore.open(at: path).deleteRecoveryPoint(reference)
+                    } catch let error as DatastoreError where error.code == .pointNotFound {
+                        // Gone already (a pass that stopped half-way): the catalog row is what remains.
+                    }
+                }
+                try await catalog.deleteRecoveryPoint(id: point.id)
+                report.pruned.append(point.id)
+                _ = try await catalog.appendJobLog(
+                    id: job.id, level: .info,
+                    message: "pruned point \(point.id) of \(point.vmName) from \(point.createdAt.formatted(.iso8601)), kept until \(point.retainUntil.formatted(.iso8601))",
+                    at: now)
+            } catch {
+                report.failed.append(point.id)
+                _ = try await catalog.appendJobLog(
+                    id: job.id, level: .error, message: "cannot prune point \(point.id) of \(point.vmName): \(error)", at: now)
+            }
+        }
+        for name in Set(points.filter { report.pruned.contains($0.id) }.map(\.datastore)).sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard let path = paths[name] else { continue }
+            do {
+                let result = try await runBlocking {
+                    try Datastore.open(at: path).collectGarbage(gracePeriod: InventoryRoutes.gcGracePeriod, now: now)
+                }
+                report.collected.append(name)
+                _ = try await catalog.appendJobLog(
+                    id: job.id, level: .info,
+                    message: "datastore \(name): \(result.chunksRemoved) chunks (\(ByteCount.approximate(Int64(clamping: result.bytesRemoved)))) freed, \(result.chunksKeptForGracePeriod) kept for the grace period",
+                    at: now)
+            } catch {
+                _ = try await catalog.appendJobLog(
+                    id: job.id, level: .error, message: "garbage collection of datastore \(name) failed: \(error)", at: now)
+            }
+        }
+        let failed = report.failed.isEmpty ? nil : "\(report.failed.count) of \(points.count) points could not be pruned; see the log"
+        _ = try await catalog.updateJob(
+            id: job.id, JobUpdate(state: failed == nil ? .succeeded : .succeededWithWarnings, progress: 1, error: failed), at: now)
+        logger.info("retention pass", metadata: ["job": "\(job.id)", "pruned": "\(report.pruned.count)", "failed": "\(report.failed.count)"])
+        return report
+    }
+}
