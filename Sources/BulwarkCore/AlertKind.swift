@@ -9,4 +9,6 @@ public struct AlertKind: OpenStringValue {
     public static let agentUnreachable: AlertKind = "agent-unreachable"
     public static let datastoreLowSpace: AlertKind = "datastore-low-space"
     public static let crashConsistentOnly: AlertKind = "crash-consistent-only"
+    /// No successful sync for twice the group's sync interval.
+    public static let syncOverdue: AlertKind = "sync-overdue"
 }

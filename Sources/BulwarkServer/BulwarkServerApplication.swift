@@ -13,8 +13,8 @@ public import ServiceLifecycle
 /// Builds the running parts of `bulwarkd` from its configuration.
 public enum BulwarkServerApplication {
     /// Prepares the data directory (CA, certificate, admin token) and returns the running parts as `Service`s: the
-    /// HTTPS API, and the scheduler and retention (pruning, then garbage collection) when the configuration has a
-    /// scheduler interval.
+    /// HTTPS API, and the scheduler, retention (pruning, then garbage collection) and the alert monitor when the
+    /// configuration has a scheduler interval.
     ///
     /// `onRunning` receives the URL clients use once the server listens; it is also written to the data directory.
     public static func make(
@@ -87,6 +87,8 @@ public enum BulwarkServerApplication {
         guard let interval = configuration.schedulerInterval else { return [application] }
         var schedulerLogger = logger
         schedulerLogger[metadataKey: "service"] = "scheduler"
+        var alertLogger = logger
+        alertLogger[metadataKey: "service"] = "alerts"
         var retentionLogger = logger
         retentionLogger[metadataKey: "service"] = "retention"
         return [
@@ -94,6 +96,7 @@ public enum BulwarkServerApplication {
             Scheduler(catalog: catalog, taskSignal: taskSignal, interval: interval, logger: schedulerLogger),
             // Retention is counted in days: an hourly pass prunes soon enough and costs nothing in between.
             Maintenance(catalog: catalog, interval: .seconds(3600), logger: retentionLogger),
+            AlertMonitor(catalog: catalog, interval: interval, webhook: configuration.alertWebhook, logger: alertLogger),
         ]
     }
 

@@ -26,11 +26,7 @@ struct OperationRoutes {
         }
         group.get("alerts") { request, _ in
             let all = request.uri.queryParameters["all"] == "true"
-            return try await catalog.alerts(includeResolved: all).map {
-                AlertView(
-                    id: $0.id.description, kind: $0.kind.rawValue, severity: $0.severity.rawValue, subject: $0.subject,
-                    message: $0.message, raisedAt: $0.raisedAt, resolvedAt: $0.resolvedAt)
-            }
+            return try await catalog.alerts(includeResolved: all).map(Self.view)
         }
         // `POST /v1/agents/tokens` is in EnrollmentRoutes: the token carries the CA's fingerprint.
         group.get("agents") { _, _ in try await catalog.agents().map { Self.view($0) } }
@@ -54,6 +50,12 @@ struct OperationRoutes {
                 JobProgress(bytesTotal: $0.bytesTotal, bytesScanned: $0.bytesScanned, bytesSent: $0.bytesSent)
             },
             recoveryPoint: info.recoveryPointID?.description, log: log, startAt: info.startAt)
+    }
+
+    static func view(_ info: AlertInfo) -> AlertView {
+        AlertView(
+            id: info.id.description, kind: info.kind.rawValue, severity: info.severity.rawValue, subject: info.subject,
+            message: info.message, raisedAt: info.raisedAt, resolvedAt: info.resolvedAt)
     }
 
     static func view(_ info: AgentInfo) -> AgentView {

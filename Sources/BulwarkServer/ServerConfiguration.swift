@@ -1,3 +1,5 @@
+public import Foundation
+
 /// How `bulwarkd` runs: where its data lives and where it listens.
 public struct ServerConfiguration: Sendable, Hashable {
     public var dataDirectory: String
@@ -5,14 +7,30 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var port: Int
     /// How often the scheduler looks for due jobs; nil runs no scheduler (syncs only when an admin asks).
     public var schedulerInterval: Duration?
+    /// Where each new alert is posted as JSON; nil posts nothing.
+    public var alertWebhook: URL?
 
     public init(
-        dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443, schedulerInterval: Duration? = nil
+        dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443, schedulerInterval: Duration? = nil,
+        alertWebhook: URL? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
         self.schedulerInterval = schedulerInterval
+        self.alertWebhook = alertWebhook
+    }
+
+    /// Parses `--alert-webhook`: an absolute http or https URL with a host.
+    public static func parseWebhook(_ text: String) throws -> URL {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            url.host?.isEmpty == false
+        else {
+            throw ServerError(
+                .invalidConfiguration,
+                "--alert-webhook '\(text)' is not an http or https URL with a host, such as https://chat.example.com/hooks/bulwark")
+        }
+        return url
     }
 
     /// Parses `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all interfaces); port 0 picks a free port.

@@ -30,14 +30,24 @@ struct BulwarkdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds between the scheduler's passes over the protection groups (1-3600).")
     var schedulerInterval = 30
 
-    @Flag(name: .long, help: "Run no scheduler: syncs, checks and express fulls run only when an admin asks.")
+    @Flag(name: .long, help: "Run no scheduler, retention or alert monitor: syncs, checks and express fulls run only when an admin asks.")
     var noScheduler = false
+
+    @Option(name: .long, help: "Post each new alert as JSON to this http(s) URL.")
+    var alertWebhook: String?
 
     func validate() throws {
         do {
             _ = try ServerConfiguration.parseListen(listen)
         } catch {
             throw ValidationError("\(error)")
+        }
+        if let alertWebhook {
+            do {
+                _ = try ServerConfiguration.parseWebhook(alertWebhook)
+            } catch {
+                throw ValidationError("\(error)")
+            }
         }
         guard (1...3600).contains(schedulerInterval) else {
             throw ValidationError("--scheduler-interval \(schedulerInterval): give 1 to 3600 seconds")
@@ -53,7 +63,8 @@ struct BulwarkdCommand: AsyncParsableCommand {
         let (host, port) = try ServerConfiguration.parseListen(listen)
         let configuration = ServerConfiguration(
             dataDirectory: dataDir, host: host, port: port,
-            schedulerInterval: noScheduler ? nil : .seconds(schedulerInterval))
+            schedulerInterval: noScheduler ? nil : .seconds(schedulerInterval),
+            alertWebhook: try alertWebhook.map(ServerConfiguration.parseWebhook))
         let services: [any Service]
         do {
             services = try await BulwarkServerApplication.make(configuration: configuration, logger: logger)

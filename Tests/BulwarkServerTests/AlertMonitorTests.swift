@@ -1,0 +1,116 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@testable import BulwarkServer
+
+/// Alerts appear when something is wrong and resolve themselves when it is not; each new one reaches the webhook
+/// once.
+@Suite struct AlertMonitorTests {
+    /// Collects what the webhook receives.
+    final class Inbox: Sendable {
+        let bodies = Mutex<[AlertView]>([])
+    }
+
+    @Test func alertsAppearResolveAndArePostedOnce() async throws {
+        let inbox = Inbox()
+        let router = Router()
+        router.post("hook") { request, context -> HTTPResponse.Status in
+            let alert = try await request.decode(as: AlertView.self, context: context)
+            inbox.bodies.withLock { $0.append(alert) }
+            return .ok
+        }
+        let (ports, published) = AsyncStream.makeStream(of: Int.self)
+        let hook = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { published.yield($0.localAddress?.port ?? 0) })
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            let group = ServiceGroup(configuration: .init(services: [hook], logger: Logger(label: "hook")))
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            try await run(webhook: URL(string: "http://127.0.0.1:\(port)/hook")!, inbox: inbox)
+            await group.triggerGracefulShutdown()
+        }
+    }
+
+    private func run(webhook: URL, inbox: Inbox) async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let usage = Mutex<(used: UInt64, total: UInt64)>((50, 100))
+            let monitor = AlertMonitor(
+                catalog: catalog, interval: .seconds(1), webhook: webhook, logger: Logger(label: "alerts-test"),
+                space: { _ in usage.withLock { $0 } })
+            func open() async throws -> [String: AlertInfo] {
+                Dictionary(try await catalog.alerts().map { ("\($0.kind) \($0.subject)", $0) }, uniquingKeysWith: { a, _ in a })
+            }
+            let now = Date()
+            let gold = try ResourceName("gold", field: "group")
+            let main = try ResourceName("main", field: "datastore")
+            func point(at date: Date) -> NewRecoveryPoint {
+                NewRecoveryPoint(
+                    vmUUID: fleet.web1, group: gold, datastore: main, createdAt: date, syncKind: .full,
+                    consistency: .crashConsistent, logicalBytes: 0, storedBytes: 0, transferredBytes: 0,
+                    retainUntil: date.addingTimeInterval(86_400))
+            }
+
+            // gold makes replicas by hand (manual): a VM without a point owes nothing yet.
+            #expect(try await monitor.pass(now: now).isEmpty)
+
+            // A point 31 minutes old with a 15-minute sync frequency: overdue; a new point resolves it.
+            try await catalog.insertRecoveryPoint(point(at: now.addingTimeInterval(-31 * 60)))
+            let overdue = try await monitor.pass(now: now)
+            #expect(overdue.map(\.kind) == [.syncOverdue] && overdue.first?.subject == "vm kvm1/web1")
+            #expect(overdue.first?.severity == .warning && overdue.first?.message.contains("15 min") == true)
+            try await catalog.insertRecoveryPoint(point(at: now))
+            #expect(try await monitor.pass(now: now).isEmpty)
+            #expect(try await open()["sync-overdue vm kvm1/web1"] == nil)
+
+            // A failed sync: critical, naming the reason; the next successful one resolves it.
+            let failing = try await catalog.createTask(NewTask(vmUUID: fleet.web1, command: .sync))
+            _ = try await catalog.claimTask(host: "kvm1")
+            try await catalog.finishTask(id: failing.id, host: "kvm1", state: .failed, error: "disk vda vanished")
+            let failed = try await monitor.pass(now: now)
+            #expect(failed.map(\.kind) == [.syncFailed] && failed.first?.severity == .critical)
+            #expect(failed.first?.message.contains("disk vda vanished") == true)
+            let next = try await catalog.createTask(NewTask(vmUUID: fleet.web1, command: .sync))
+            _ = try await catalog.claimTask(host: "kvm1")
+            var good = point(at: now.addingTimeInterval(1))
+            good.id = RecoveryPointID.generate()
+            try await catalog.commitTask(id: next.id, host: "kvm1", point: good, checkpoint: nil)
+            #expect(try await monitor.pass(now: now).isEmpty)
+            #expect(try await open()["sync-failed vm kvm1/web1"] == nil)
+
+            // A damaged point, until it is gone.
+            try await catalog.updateRecoveryPointState(id: good.id, to: .damaged)
+            let damaged = try await monitor.pass(now: now)
+            #expect(damaged.map(\.kind) == [.recoveryPointDamaged] && damaged.first?.message.contains(good.id.description) == true)
+            try await catalog.deleteRecoveryPoint(id: good.id)
+            _ = try await monitor.pass(now: now)
+            #expect(try await open()["recovery-point-damaged vm kvm1/web1"] == nil)
+
+            // The datastore filling up: a warning at 80%, the same alert critical at 95%, resolved below 80%.
+            usage.withLock { $0 = (85, 100) }
+            let low = try await monitor.pass(now: now)
+            #expect(low.map(\.kind) == [.datastoreLowSpace] && low.first?.severity == .warning)
+            #expect(low.first?.subject == "datastore main")
+            usage.withLock { $0 = (96, 100) }
+            #expect(try await monitor.pass(now: now).isEmpty, "the open alert is updated, not raised again")
+            #expect(try await open()["datastore-low-space datastore main"]?.severity == .critical)
+            usage.withLock { $0 = (50, 100) }
+            _ = try await monitor.pass(now: now)
+            #expect(try await open().isEmpty)
+
+            // Each alert that opened reached the webhook exactly once.
+            let posted = inbox.bodies.withLock { $0 }
+            #expect(posted.map(\.kind) == ["sync-overdue", "sync-failed", "recovery-point-damaged", "datastore-low-space"])
+            #expect(Set(posted.map(\.id)).count == 4)
+        }
+    }
+}
