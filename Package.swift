@@ -134,8 +134,9 @@ let package = Package(
         .executableTarget(
             name: "bulwark-bench",
             dependencies: [
-                "NBD", "BulwarkStore", "BulwarkCatalog", "BulwarkCore",
+                "NBD", "BulwarkStore", "BulwarkCatalog", "BulwarkCore", "BulwarkServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/bulwark-bench",
             swiftSettings: swiftSettings),

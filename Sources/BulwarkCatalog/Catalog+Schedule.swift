@@ -41,16 +41,29 @@ extension Catalog {
         }
     }
 
-    /// Queues the job a schedule decided on and records the slots it settles, in one transaction. Nil, settling
-    /// nothing, when the VM has a queued or running job by now (the slot stays owed), left its group, or is not
-    /// reported by any host.
-    public func queueScheduledRun(
-        vm uuid: UUID, decision: SchedulePlan.Decision, now: Date = Date()
-    ) async throws -> JobInfo? {
+    /// Queues the jobs a scheduler pass decided on and records the slots each settles, all in one transaction (a
+    /// pass at a recovery-point time may queue hundreds). A VM that has a queued or running job by now (its slot
+    /// stays owed), left its group, or is not reported by any host gets no job and settles nothing.
+    public func queueScheduledRuns(
+        _ decisions: [(vm: UUID, decision: SchedulePlan.Decision)], now: Date = Date()
+    ) async throws -> [JobInfo] {
+        try await write { db in
+            try decisions.compactMap { try Self.queueScheduledRun(db, vm: $0.vm, decision: $0.decision, now: now) }
+        }
+    }
+
+    private static func queueScheduledRun(
+        _ db: Database, vm uuid: UUID, decision: SchedulePlan.Decision, now: Date
+    ) throws -> JobInfo? {
         guard let run = decision.run else { return nil }
-        return try await write { db in
-            let vm = try Self.fetchVM(db, uuid: uuid.catalogText)
-            guard vm.host != nil, let groupName = vm.group, try Self.activeJob(db, vm: uuid) == nil else { return nil }
+        let vm: VMInfo
+        do {
+            vm = try Self.fetchVM(db, uuid: uuid.catalogText)
+        } catch let error as CatalogError where error.code == .notFound {
+            return nil  // forgotten since the pass read it
+        }
+        guard vm.host != nil, let groupName = vm.group, try Self.activeJob(db, vm: uuid) == nil else { return nil }
+        do {
             let group = try Self.groupRecord(db, named: groupName)
             let task = NewTask(
                 vmUUID: uuid, command: run == .consistencyCheck ? .consistencyCheck : .sync,

@@ -1,15 +1,15 @@
-import BulwarkCatalog
+public import BulwarkCatalog
 import BulwarkCore
-import Foundation
-import Logging
-import ServiceLifecycle
+public import Foundation
+public import Logging
+public import ServiceLifecycle
 
 /// Runs every protection group's schedule: each pass asks ``SchedulePlan`` what is due for each protected VM and
 /// queues those jobs, which the VMs' agents then claim like any other.
 ///
 /// Times of day are read in the server's time zone (`calendar`); what the scheduler has acted on is kept in the
 /// catalog, so a restart neither repeats a slot nor owes more than one run for the slots it slept through.
-struct Scheduler: Service {
+public struct Scheduler: Service {
     let catalog: Catalog
     let taskSignal: TaskSignal
     let interval: Duration
@@ -29,7 +29,12 @@ struct Scheduler: Service {
         self.clock = clock
     }
 
-    func run() async throws {
+    /// A scheduler of its own, waking no polls: for tools and benchmarks that drive ``tick(now:)``.
+    public init(catalog: Catalog, calendar: Calendar = .current, logger: Logger) {
+        self.init(catalog: catalog, taskSignal: TaskSignal(), interval: .seconds(30), calendar: calendar, logger: logger)
+    }
+
+    public func run() async throws {
         logger.info("scheduler running", metadata: ["interval": "\(interval)", "time-zone": "\(calendar.timeZone.identifier)"])
         do {
             try await cancelWhenGracefulShutdown {
@@ -49,19 +54,18 @@ struct Scheduler: Service {
     }
 
     /// One pass at `now`: queues what is due and returns those jobs.
-    func tick(now: Date) async throws -> [JobInfo] {
-        var queued: [JobInfo] = []
+    public func tick(now: Date) async throws -> [JobInfo] {
+        var due: [(vm: UUID, decision: SchedulePlan.Decision)] = []
         for candidate in try await catalog.scheduleCandidates() where candidate.isReported && !candidate.isBusy {
             let plan = SchedulePlan(policy: candidate.policy, calendar: calendar)
             let decision = plan.decide(
                 now: now, lastPoint: candidate.lastPoint, handled: candidate.handled, joinedAt: candidate.joinedAt)
-            guard decision.run != nil else { continue }
-            if let job = try await catalog.queueScheduledRun(vm: candidate.vmUUID, decision: decision, now: now) {
-                logger.info(
-                    "queued a scheduled \(job.kind)",
-                    metadata: ["job": "\(job.id)", "vm": "\(job.subject)", "reason": "\(decision.reason ?? "")"])
-                queued.append(job)
-            }
+            if decision.run != nil { due.append((candidate.vmUUID, decision)) }
+        }
+        guard !due.isEmpty else { return [] }
+        let queued = try await catalog.queueScheduledRuns(due, now: now)
+        for job in queued {
+            logger.info("queued a scheduled \(job.kind)", metadata: ["job": "\(job.id)", "vm": "\(job.subject)"])
         }
         if !queued.isEmpty { await taskSignal.notify() }
         return queued
