@@ -44,20 +44,7 @@ struct AlertMonitor: Service {
 
     func run() async throws {
         await posted.remember(try await catalog.alerts().map(\.id))
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    do {
-                        try await pass(now: clock())
-                    } catch {
-                        logger.error("alert pass failed: \(error)")
-                    }
-                    try await Task.sleep(for: interval)
-                }
-            }
-        } catch is CancellationError {
-            logger.info("alert monitor stopped")
-        }
+        try await runPeriodically(every: interval, logger: logger, what: "alert monitor") { try await pass(now: clock()) }
     }
 
     /// One pass at `now`; returns the alerts that opened since the last pass (and were posted).

@@ -28,20 +28,7 @@ struct Maintenance: Service {
     }
 
     func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    do {
-                        _ = try await pass(now: clock())
-                    } catch {
-                        logger.error("retention pass failed: \(error)")
-                    }
-                    try await Task.sleep(for: interval)
-                }
-            }
-        } catch is CancellationError {
-            logger.info("retention stopped")
-        }
+        try await runPeriodically(every: interval, logger: logger, what: "retention") { _ = try await pass(now: clock()) }
     }
 
     /// Prunes what retention lets go at `now`, then collects garbage where points went.

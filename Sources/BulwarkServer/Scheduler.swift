@@ -36,21 +36,7 @@ public struct Scheduler: Service {
 
     public func run() async throws {
         logger.info("scheduler running", metadata: ["interval": "\(interval)", "time-zone": "\(calendar.timeZone.identifier)"])
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    do {
-                        _ = try await tick(now: clock())
-                    } catch {
-                        // A failed pass (the catalog busy, a group edited meanwhile) is retried by the next one.
-                        logger.error("scheduler pass failed: \(error)")
-                    }
-                    try await Task.sleep(for: interval)
-                }
-            }
-        } catch is CancellationError {
-            logger.info("scheduler stopped")
-        }
+        try await runPeriodically(every: interval, logger: logger, what: "scheduler") { _ = try await tick(now: clock()) }
     }
 
     /// One pass at `now`: queues what is due and returns those jobs.
