@@ -36,6 +36,17 @@ extension Catalog {
                 conditions.append("job.vm_uuid = ?")
                 arguments += [uuid.catalogText]
             }
+            if let group = filter.group {
+                // A group that does not exist is an error, not an empty history.
+                let record = try Self.groupRecord(db, named: group)
+                conditions.append("job.group_id = ?")
+                arguments += [record.id]
+            }
+            if let states = filter.states, !states.isEmpty {
+                let sorted = states.map(\.rawValue).sorted()
+                conditions.append("job.state IN (\(sorted.map { _ in "?" }.joined(separator: ", ")))")
+                arguments += StatementArguments(sorted)
+            }
             return try Self.fetchJobs(db, where: conditions, arguments: arguments, limit: filter.limit)
         }
     }

@@ -16,6 +16,20 @@ struct OperationRoutes {
             if let vm = request.uri.queryParameters["vm"] {
                 filter.vmUUID = try await catalog.resolveVM(try VMReference(parsing: String(vm))).uuid
             }
+            if let group = request.uri.queryParameters["group"] {
+                filter.group = try ResourceName(String(group), field: "--group")
+            }
+            if let text = request.uri.queryParameters["state"] {
+                var states = Set<JobState>()
+                for name in text.split(separator: ",") {
+                    guard let state = JobState(rawValue: String(name)) else {
+                        throw APIError.invalid(
+                            "job state '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    states.insert(state)
+                }
+                filter.states = states
+            }
             return try await catalog.jobs(filter).map { Self.view($0) }
         }
         group.get("jobs/:id") { _, context in

@@ -9,13 +9,25 @@ struct Jobs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
     @Flag(name: .long, help: "Only queued or running jobs.") var running = false
     @Option(name: .long, help: "Only jobs of this VM (HOST/NAME, UUID or NAME).") var vm: String?
+    @Option(name: .long, help: "Only jobs of this protection group.") var group: String?
+    @Option(name: .long, help: "Only jobs in these states, comma-separated: \(JobState.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var state: String?
     @Flag(name: .long, help: "Print JSON.") var json = false
     @OptionGroup var server: ServerOptions
+
+    func validate() throws {
+        for name in (state ?? "").split(separator: ",") where JobState(rawValue: String(name)) == nil {
+            throw ValidationError(
+                "--state '\(name)' is not a job state; use \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
 
     func run() async throws {
         var query: [String] = []
         if running { query.append("running=true") }
         if let vm { query.append("vm=\(vm.queryEscaped)") }
+        if let group { query.append("group=\(group.queryEscaped)") }
+        if let state { query.append("state=\(state.queryEscaped)") }
         let path = "/v1/jobs" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         let jobs: [JobView] = try await server.withClient { client throws(ClientError) in try await client.get(path) }
         if json { return try printJSON(jobs) }
