@@ -35,6 +35,22 @@ public struct GroupMembersRequest: Codable, Sendable, Hashable {
 
 /// A protection group: its datastore, policy and members.
 public struct GroupView: Codable, Sendable, Hashable {
+    /// Disk space: used by the group's points, and needed by its policy (an estimate).
+    public struct Usage: Codable, Sendable, Hashable {
+        public var storedBytes: Int64
+        public var estimatedBytes: Int64
+        public var dailyChangeBytes: Int64
+        /// False when the daily change of some member was assumed (less than a day of history).
+        public var measured: Bool
+
+        public init(storedBytes: Int64, estimatedBytes: Int64, dailyChangeBytes: Int64, measured: Bool) {
+            self.storedBytes = storedBytes
+            self.estimatedBytes = estimatedBytes
+            self.dailyChangeBytes = dailyChangeBytes
+            self.measured = measured
+        }
+    }
+
     /// One protected VM.
     public struct Member: Codable, Sendable, Hashable {
         public var uuid: UUID
@@ -58,6 +74,8 @@ public struct GroupView: Codable, Sendable, Hashable {
     public var members: [Member]
     /// Recovery points deleted by this request (with `--delete-data`).
     public var deletedPoints: Int?
+    /// `GET /v1/groups/{name}` only: the space the group's points use and the space its policy will need.
+    public var usage: Usage?
     /// The initial replicas adding members queued (`POST /v1/groups/{name}/members`), by the group's replica creation.
     public var initialReplicas: [JobView]?
 

@@ -23,7 +23,13 @@ struct GroupRoutes {
             try await catalog.groups().map { Self.view($0) }
         }
         group.get("groups/:name") { _, context in
-            Self.view(try await catalog.group(named: try Self.name(context)))
+            let name = try Self.name(context)
+            var view = Self.view(try await catalog.group(named: name))
+            let usage = try await catalog.groupUsage(named: name)
+            view.usage = .init(
+                storedBytes: usage.storedBytes, estimatedBytes: usage.estimatedBytes,
+                dailyChangeBytes: usage.dailyChangeBytes, measured: usage.measured)
+            return view
         }
         group.patch("groups/:name") { request, context in
             let body = try await request.decode(as: GroupModifyRequest.self, context: context)

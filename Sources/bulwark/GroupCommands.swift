@@ -192,6 +192,13 @@ func printGroup(_ view: GroupView) {
     print("consistency check  \(policy.consistencyCheck)")
     print("replica creation   \(policy.replicaCreation)")
     print("quiesce            \(policy.quiesce)")
+    if let usage = view.usage {
+        print("disk used          \(ByteCount.approximate(usage.storedBytes)) (chunks its points stored)")
+        print(
+            "disk needed        about \(ByteCount.approximate(usage.estimatedBytes)) for \(policy.retentionDays) days "
+                + "(daily change \(ByteCount.approximate(usage.dailyChangeBytes)), "
+                + (usage.measured ? "measured" : "assumed 5% a day where less than a day of history") + ")")
+    }
     print("members            \(view.members.isEmpty ? "none" : "")")
     for member in view.members { print("  \(member.host.map { "\($0)/" } ?? "")\(member.name)  \(member.uuid.uuidString.lowercased())") }
 }
