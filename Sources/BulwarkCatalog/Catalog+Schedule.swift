@@ -19,24 +19,41 @@ extension Catalog {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT vm.uuid, vm.name, vm.host_id IS NOT NULL AS reported, gm.group_id, gm.added_at,
-                           (SELECT MAX(rp.created_at) FROM recovery_point rp
-                             WHERE rp.vm_uuid = vm.uuid AND rp.state IN (?, ?)) AS last_point,
+                    SELECT vm.uuid, vm.name, vm.host_id IS NOT NULL AS reported, agent.host AS host, gm.group_id,
+                           gm.added_at, newest.created_at AS last_point, newest.logical_bytes AS last_logical,
+                           (SELECT c.host FROM checkpoint c
+                             WHERE c.vm_uuid = vm.uuid AND c.name = newest.checkpoint_name) AS checkpoint_host,
+                           (SELECT COALESCE(SUM(d.capacity_bytes), 0) FROM vm_disk d WHERE d.vm_uuid = vm.uuid) AS capacity,
                            EXISTS (SELECT 1 FROM job WHERE job.vm_uuid = vm.uuid AND job.state IN (?, ?)) AS busy
-                    FROM group_member gm JOIN vm ON vm.uuid = gm.vm_uuid
+                    FROM group_member gm JOIN vm ON vm.uuid = gm.vm_uuid LEFT JOIN agent ON agent.id = vm.host_id
+                    LEFT JOIN recovery_point newest ON newest.id = (
+                        SELECT rp.id FROM recovery_point rp WHERE rp.vm_uuid = vm.uuid AND rp.state IN (?, ?)
+                        ORDER BY rp.created_at DESC, rp.id DESC LIMIT 1)
                     ORDER BY vm.uuid
                     """,
                 arguments: [
-                    RecoveryPointState.committed.rawValue, RecoveryPointState.verified.rawValue,
                     JobState.queued.rawValue, JobState.running.rawValue,
+                    RecoveryPointState.committed.rawValue, RecoveryPointState.verified.rawValue,
                 ])
             return try rows.compactMap { row -> ScheduleCandidate? in
                 let text: String = row["uuid"]
                 guard let policy = policies[row["group_id"]] else { return nil }
+                // What makes the newest point stop matching the VM: its disks' size, or its host (a migration,
+                // which carries no checkpoint metadata along).
+                var inconsistency: String?
+                let host: String? = row["host"]
+                let checkpointHost: String? = row["checkpoint_host"]
+                if let logical = row["last_logical"] as Int64?, let capacity = row["capacity"] as Int64?, capacity > 0,
+                    capacity != logical
+                {
+                    inconsistency = "its disks hold \(capacity) bytes, its newest point \(logical): a disk was resized, added or removed"
+                } else if let host, let checkpointHost, host.lowercased() != checkpointHost.lowercased() {
+                    inconsistency = "it moved from host \(checkpointHost) to \(host)"
+                }
                 return ScheduleCandidate(
                     vmUUID: try UUID(stored: text), vmName: row["name"], policy: policy, joinedAt: row["added_at"],
                     lastPoint: row["last_point"], handled: handled[text] ?? [:], isReported: row["reported"],
-                    isBusy: row["busy"])
+                    isBusy: row["busy"], inconsistency: inconsistency)
             }
         }
     }
@@ -98,4 +115,6 @@ public struct ScheduleCandidate: Hashable, Sendable {
     public var isReported: Bool
     /// It has a queued or running job.
     public var isBusy: Bool
+    /// Why its newest point no longer matches it, if it does not.
+    public var inconsistency: String?
 }

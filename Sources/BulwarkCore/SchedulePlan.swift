@@ -40,13 +40,28 @@ public struct SchedulePlan: Sendable {
         self.calendar = calendar
     }
 
+    /// How long after queuing a check for an inconsistent replica another is queued when the first did not cure
+    /// it (it failed, say): soon enough to retry, rarely enough not to hammer a broken host.
+    public static let inconsistencyRetry: TimeInterval = 3600
+
     /// The decision at `now` for a VM whose newest point was made at `lastPoint` (nil: none yet, and then the
     /// initial replica, not the schedule, makes the first), given the slots already `handled` and the moment the
     /// VM joined its group (slots before it are not owed).
-    public func decide(now: Date, lastPoint: Date?, handled: [Run: Date], joinedAt: Date) -> Decision {
+    ///
+    /// `inconsistency` says why the replica no longer matches the VM (it moved to another host, a disk was
+    /// resized): under `--consistency-check if-inconsistent` that queues a check at once.
+    public func decide(
+        now: Date, lastPoint: Date?, handled: [Run: Date], joinedAt: Date, inconsistency: String? = nil
+    ) -> Decision {
         guard let lastPoint else { return Decision(run: nil, handled: [:], reason: nil) }
         var settled: [Run: Date] = [:]
         var reasons: [Run: String] = [:]
+        if case .ifInconsistent = policy.consistencyCheck, let inconsistency,
+            now.timeIntervalSince(handled[.consistencyCheck] ?? .distantPast) >= Self.inconsistencyRetry
+        {
+            settled[.consistencyCheck] = now
+            reasons[.consistencyCheck] = "the replica is inconsistent (\(inconsistency))"
+        }
         func owed(_ run: Run, _ slot: Date?, _ reason: String, coveredBy point: Date? = nil) {
             guard let slot, slot > max(handled[run] ?? joinedAt, joinedAt, point ?? joinedAt) else { return }
             settled[run] = slot

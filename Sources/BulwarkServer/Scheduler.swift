@@ -45,7 +45,8 @@ public struct Scheduler: Service {
         for candidate in try await catalog.scheduleCandidates() where candidate.isReported && !candidate.isBusy {
             let plan = SchedulePlan(policy: candidate.policy, calendar: calendar)
             let decision = plan.decide(
-                now: now, lastPoint: candidate.lastPoint, handled: candidate.handled, joinedAt: candidate.joinedAt)
+                now: now, lastPoint: candidate.lastPoint, handled: candidate.handled, joinedAt: candidate.joinedAt,
+                inconsistency: candidate.inconsistency)
             if decision.run != nil { due.append((candidate.vmUUID, decision)) }
         }
         guard !due.isEmpty else { return [] }

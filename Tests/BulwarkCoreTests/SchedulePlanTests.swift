@@ -92,6 +92,30 @@ import Testing
         #expect(plan.decide(now: at(23, 21, 0), lastPoint: at(23, 19, 30), handled: [:], joinedAt: at(1, 0, 0)).run == .sync)
     }
 
+    @Test func anInconsistentReplicaIsCheckedAtOnceUnderIfInconsistent() throws {
+        let plan = try plan(.init(syncFrequency: "1h", recoveryPoints: "20:00", expressFull: "none"))
+        let joined = at(1, 0, 0)
+        let check = plan.decide(
+            now: at(23, 10, 5), lastPoint: at(23, 10, 0), handled: [:], joinedAt: joined, inconsistency: "it moved")
+        #expect(check.run == .consistencyCheck && check.reason == "the replica is inconsistent (it moved)")
+        // Queued at 10:05 and not cured (it failed): no second one before an hour has passed.
+        #expect(
+            plan.decide(
+                now: at(23, 10, 50), lastPoint: at(23, 10, 0), handled: check.handled, joinedAt: joined,
+                inconsistency: "it moved"
+            ).run == nil)
+        #expect(
+            plan.decide(
+                now: at(23, 11, 6), lastPoint: at(23, 10, 0), handled: check.handled, joinedAt: joined,
+                inconsistency: "it moved"
+            ).run == .consistencyCheck)
+        // Other consistency-check policies leave it to the next sync, which checks by itself.
+        let never = try self.plan(.init(syncFrequency: "1h", recoveryPoints: "20:00", expressFull: "none", consistencyCheck: "never"))
+        #expect(
+            never.decide(now: at(23, 10, 5), lastPoint: at(23, 10, 0), handled: [:], joinedAt: joined, inconsistency: "it moved").run
+                == nil)
+    }
+
     @Test func slotsBeforeTheVMJoinedAreNotOwed() throws {
         let plan = try plan(.init(syncFrequency: "before-recovery-point", recoveryPoints: "20:00", expressFull: "none"))
         #expect(plan.decide(now: at(23, 20, 10), lastPoint: at(23, 20, 6), handled: [:], joinedAt: at(23, 20, 5)).run == nil)

@@ -32,7 +32,8 @@ import Testing
             try await catalog.insertRecoveryPoint(
                 NewRecoveryPoint(
                     vmUUID: fleet.web1, group: try ResourceName("gold", field: "group"), datastore: try ResourceName("main", field: "datastore"), createdAt: t0, syncKind: .full,
-                    consistency: .crashConsistent, logicalBytes: 0, storedBytes: 0, transferredBytes: 0,
+                    consistency: .crashConsistent, logicalBytes: Int64(fleet.vda.image.count + fleet.vdb.image.count),
+                    storedBytes: 0, transferredBytes: 0,
                     retainUntil: t0.addingTimeInterval(86_400 * 10)))
             #expect(try await scheduler().tick(now: minutes(14)).isEmpty)
 
@@ -63,6 +64,37 @@ import Testing
             #expect(owedLog.contains { $0.contains("recovery point 20:00") }, "\(owedLog)")
             try await catalog.failInterruptedJobs(now: evening)
             #expect(try await scheduler().tick(now: evening.addingTimeInterval(60)).isEmpty)
+        }
+    }
+
+    /// Under `--consistency-check if-inconsistent` (the default), a disk resized since the newest point queues a
+    /// consistency check at once.
+    @Test func aResizedDiskQueuesACheckAtOnce() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let scheduler = Scheduler(catalog: catalog, logger: Logger(label: "scheduler-test"))
+            let capacity = Int64(fleet.vda.image.count + fleet.vdb.image.count)
+            let now = Date()
+            try await catalog.insertRecoveryPoint(
+                NewRecoveryPoint(
+                    vmUUID: fleet.web1, group: try ResourceName("gold", field: "group"),
+                    datastore: try ResourceName("main", field: "datastore"), createdAt: now, syncKind: .full,
+                    consistency: .crashConsistent, logicalBytes: capacity, storedBytes: 0, transferredBytes: 0,
+                    retainUntil: now.addingTimeInterval(86_400)))
+            #expect(try await scheduler.tick(now: now.addingTimeInterval(60)).isEmpty)
+
+            _ = try await fleet.kvm1.reportInventory([
+                AgentInventoryReport.VM(
+                    uuid: fleet.web1, name: "web1", state: "running", guestAgentAnswering: true,
+                    disks: [
+                        VMView.Disk(target: "vda", format: "qcow2", capacityBytes: Int64(fleet.vda.image.count) * 2, path: "/img/vda"),
+                        VMView.Disk(target: "vdb", format: "qcow2", capacityBytes: Int64(fleet.vdb.image.count), path: "/img/vdb"),
+                    ])
+            ])
+            let queued = try await scheduler.tick(now: now.addingTimeInterval(120))
+            #expect(queued.map(\.kind) == [.consistencyCheck])
+            let log = try await catalog.jobLog(id: try #require(queued.first?.id)).map(\.message)
+            #expect(log.contains { $0.contains("inconsistent") && $0.contains("resized") }, "\(log)")
         }
     }
 }
