@@ -109,14 +109,16 @@ extension Catalog {
 
     /// Claims the oldest queued task whose VM lives on `host` now: it becomes running (phase snapshot, heartbeat
     /// now) and belongs to that host. Nil when there is none.
-    public func claimTask(host: String, now: Date = Date()) async throws -> TaskInfo? {
+    ///
+    /// `limits` hold a task back, queued, while its host or its datastore runs as many tasks as allowed.
+    public func claimTask(host: String, now: Date = Date(), limits: JobLimits = JobLimits()) async throws -> TaskInfo? {
         // Agents poll several times a second; a read finds most polls empty without taking the writer.
         let agentID = try await read { db in try Self.agentRecord(db, host: host).id! }
-        let waiting = try await read { db in try Self.nextQueuedTask(db, agentID: agentID, now: now) != nil }
+        let waiting = try await read { db in try Self.nextQueuedTask(db, agentID: agentID, now: now, limits: limits) != nil }
         guard waiting else { return nil }
         return try await write { db in
             let agent = try Self.agentRecord(db, host: host)
-            while var record = try Self.nextQueuedTask(db, agentID: agent.id!, now: now) {
+            while var record = try Self.nextQueuedTask(db, agentID: agent.id!, now: now, limits: limits) {
                 let id = try JobID(uuid: UUID(stored: record.id))
                 guard let datastoreID = record.datastoreId,
                     try DatastoreRecord.fetchOne(db, key: datastoreID) != nil
@@ -370,17 +372,32 @@ extension Catalog {
         ).first
     }
 
-    static func nextQueuedTask(_ db: Database, agentID: Int64, now: Date) throws -> JobRecord? {
-        try JobRecord.fetchOne(
+    static func nextQueuedTask(
+        _ db: Database, agentID: Int64, now: Date, limits: JobLimits = JobLimits()
+    ) throws -> JobRecord? {
+        let running = JobState.running.rawValue
+        if let perHost = limits.perHost {
+            let busy = try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) FROM job JOIN agent ON agent.host = job.host COLLATE NOCASE
+                    WHERE agent.id = ? AND job.state = ? AND job.parameters IS NOT NULL
+                    """,
+                arguments: [agentID, running]) ?? 0
+            if busy >= perHost { return nil }
+        }
+        return try JobRecord.fetchOne(
             db,
             sql: """
                 SELECT job.* FROM job JOIN vm ON vm.uuid = job.vm_uuid
                 WHERE job.state = ? AND job.parameters IS NOT NULL AND vm.host_id = ?
                   AND (job.start_at IS NULL OR job.start_at <= ?)
+                  AND (SELECT COUNT(*) FROM job other WHERE other.state = ? AND other.parameters IS NOT NULL
+                         AND other.datastore_id = job.datastore_id) < ?
                 ORDER BY job.created_at, job.id
                 LIMIT 1
                 """,
-            arguments: [JobState.queued.rawValue, agentID, now])
+            arguments: [JobState.queued.rawValue, agentID, now, running, limits.perDatastore ?? Int.max])
     }
 
     static func runningTasks(_ db: Database, host: String) throws -> [JobRecord] {

@@ -16,6 +16,7 @@ struct AgentRoutes {
     let catalog: Catalog
     let uploads: TaskUploadLedger
     let taskSignal: TaskSignal
+    let limits: JobLimits
 
     /// The longest an agent's poll for a task may wait.
     static let maximumWait = 60
@@ -173,7 +174,7 @@ struct AgentRoutes {
         }
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
-            if let task = try await catalog.claimTask(host: host) {
+            if let task = try await catalog.claimTask(host: host, limits: limits) {
                 if let assignment = try await assignment(task, context) {
                     return try context.responseEncoder.encode(assignment, from: request, context: context)
                 }

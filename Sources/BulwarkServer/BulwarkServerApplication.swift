@@ -51,7 +51,10 @@ public enum BulwarkServerApplication {
         EnrollmentRoutes(catalog: catalog, ca: ca).register(on: router)
         // A group of its own, so the admin token's middleware never sees agent calls (nor the reverse).
         let taskSignal = TaskSignal()
-        AgentRoutes(catalog: catalog, uploads: TaskUploadLedger(), taskSignal: taskSignal)
+        AgentRoutes(
+            catalog: catalog, uploads: TaskUploadLedger(), taskSignal: taskSignal,
+            limits: JobLimits(
+                perHost: configuration.maximumJobsPerHost, perDatastore: configuration.maximumJobsPerDatastore))
             .register(on: router.group("v1/agent").add(middleware: AgentAuthMiddleware(catalog: catalog)))
         let api = router.group("v1").add(middleware: AdminAuthMiddleware(catalog: catalog))
         api.get("status") { _, _ in

@@ -9,16 +9,22 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var schedulerInterval: Duration?
     /// Where each new alert is posted as JSON; nil posts nothing.
     public var alertWebhook: URL?
+    /// At most this many agent tasks run at once per host; nil: as many as the agent takes.
+    public var maximumJobsPerHost: Int?
+    /// At most this many agent tasks run at once per datastore; nil: no limit.
+    public var maximumJobsPerDatastore: Int?
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443, schedulerInterval: Duration? = nil,
-        alertWebhook: URL? = nil
+        alertWebhook: URL? = nil, maximumJobsPerHost: Int? = nil, maximumJobsPerDatastore: Int? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
         self.schedulerInterval = schedulerInterval
         self.alertWebhook = alertWebhook
+        self.maximumJobsPerHost = maximumJobsPerHost
+        self.maximumJobsPerDatastore = maximumJobsPerDatastore
     }
 
     /// Parses `--alert-webhook`: an absolute http or https URL with a host.

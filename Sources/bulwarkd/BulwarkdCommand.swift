@@ -36,6 +36,12 @@ struct BulwarkdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Post each new alert as JSON to this http(s) URL.")
     var alertWebhook: String?
 
+    @Option(name: .long, help: "At most this many syncs and checks run at once on one host (1-64).")
+    var maxJobsPerHost = 4
+
+    @Option(name: .long, help: "At most this many syncs and checks write to one datastore at once (1-256).")
+    var maxJobsPerDatastore = 8
+
     func validate() throws {
         do {
             _ = try ServerConfiguration.parseListen(listen)
@@ -48,6 +54,12 @@ struct BulwarkdCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
+        }
+        guard (1...64).contains(maxJobsPerHost) else {
+            throw ValidationError("--max-jobs-per-host \(maxJobsPerHost): give 1 to 64")
+        }
+        guard (1...256).contains(maxJobsPerDatastore) else {
+            throw ValidationError("--max-jobs-per-datastore \(maxJobsPerDatastore): give 1 to 256")
         }
         guard (1...3600).contains(schedulerInterval) else {
             throw ValidationError("--scheduler-interval \(schedulerInterval): give 1 to 3600 seconds")
@@ -64,7 +76,8 @@ struct BulwarkdCommand: AsyncParsableCommand {
         let configuration = ServerConfiguration(
             dataDirectory: dataDir, host: host, port: port,
             schedulerInterval: noScheduler ? nil : .seconds(schedulerInterval),
-            alertWebhook: try alertWebhook.map(ServerConfiguration.parseWebhook))
+            alertWebhook: try alertWebhook.map(ServerConfiguration.parseWebhook), maximumJobsPerHost: maxJobsPerHost,
+            maximumJobsPerDatastore: maxJobsPerDatastore)
         let services: [any Service]
         do {
             services = try await BulwarkServerApplication.make(configuration: configuration, logger: logger)

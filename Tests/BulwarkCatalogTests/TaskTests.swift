@@ -101,6 +101,26 @@ import Testing
         }
     }
 
+    /// Limits hold tasks back, queued and in order, while a host or a datastore runs as many as allowed.
+    @Test func limitsPerHostAndPerDatastoreHoldTasksBack() async throws {
+        try await withFleet { catalog, web, db, app in
+            try await catalog.addMembers(group: name("gold"), vms: [vmRef("app1")], now: t0)
+            let first = try await catalog.createTask(sync(web, at: 1))
+            let second = try await catalog.createTask(sync(db, at: 2))
+            let third = try await catalog.createTask(sync(app, at: 3))
+
+            let perHost = JobLimits(perHost: 1)
+            #expect(try await catalog.claimTask(host: "kvm1", now: t0, limits: perHost)?.job.id == first.id)
+            #expect(try await catalog.claimTask(host: "kvm1", now: t0, limits: perHost) == nil, "kvm1 runs one already")
+            // All three share datastore main: with two running, the third waits for one to end.
+            let perDatastore = JobLimits(perDatastore: 2)
+            #expect(try await catalog.claimTask(host: "kvm1", now: t0, limits: perDatastore)?.job.id == second.id)
+            #expect(try await catalog.claimTask(host: "kvm2", now: t0, limits: perDatastore) == nil, "main runs two")
+            try await catalog.finishTask(id: first.id, host: "kvm1", state: .failed, error: "test")
+            #expect(try await catalog.claimTask(host: "kvm2", now: t0, limits: perDatastore)?.job.id == third.id)
+        }
+    }
+
     @Test func aVMThatMovedIsClaimedByItsNewHost() async throws {
         try await withFleet { catalog, web, _, _ in
             let job = try await catalog.createTask(sync(web))
