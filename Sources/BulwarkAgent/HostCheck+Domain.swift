@@ -1,4 +1,5 @@
 import Foundation
+public import BulwarkStore
 public import Libvirt
 
 /// The per-VM checks of `bulwark-agent doctor`: disk formats and the guest agent channel.

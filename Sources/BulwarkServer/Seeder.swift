@@ -57,14 +57,22 @@ struct Seeder: Sendable {
                 throw APIError.invalid(
                     "there is no image file at \(disk.path) (disk \(disk.target)) on the server; copy the exported image there first")
             }
-            guard let handle = FileHandle(forReadingAtPath: disk.path) else {
-                throw APIError.invalid("bulwarkd cannot read \(disk.path) (disk \(disk.target)); check its permissions")
+            let header: DiskImageFormat
+            do {
+                let path = disk.path
+                header = try await runBlocking { try DiskImageFormat.read(path: path) }
+            } catch {
+                throw APIError.invalid("bulwarkd cannot read \(disk.path) (disk \(disk.target)): \(error)")
             }
-            let magic = (try? handle.read(upToCount: 4)).map { [UInt8]($0) } ?? []
-            try? handle.close()
-            // qcow2 starts with "QFI\xfb"; anything else is read as raw, and the size check below catches a format
-            // that is neither.
-            let format = magic == [0x51, 0x46, 0x49, 0xfb] ? "qcow2" : "raw"
+            // Anything without the qcow2 magic is read as raw; the size check below catches a format that is neither.
+            let format: String
+            switch header {
+            case .qcow2(_, _, corrupt: true):
+                throw APIError.invalid(
+                    "the image \(disk.path) (disk \(disk.target)) is a qcow2 marked corrupt; repair it (`qemu-img check -r all`) or export the disk again")
+            case .qcow2: format = "qcow2"
+            case .notQcow2: format = "raw"
+            }
             let export: NBDExport
             do {
                 export = try await NBDExport.open(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BulwarkAgent
 import BulwarkCore
+import BulwarkStore
 import Foundation
 import Libvirt
 

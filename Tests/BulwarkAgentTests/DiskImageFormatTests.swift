@@ -1,4 +1,5 @@
 import BulwarkAgent
+import BulwarkStore
 import Foundation
 import Libvirt
 import TestSupport

@@ -32,7 +32,7 @@ public enum DiskImageFormat: Sendable, Hashable, CustomStringConvertible {
     static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
     static let headerLength = 80
 
-    /// Reads the header of the image at `path` (a file or a block device). Blocking: see ``inspect(path:)``.
+    /// Reads the header of the image at `path` (a file or a block device). Blocking: call it off the cooperative pool.
     public static func read(path: String) throws(DiskImageError) -> DiskImageFormat {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw DiskImageError(path: path, errno: errno) }
@@ -54,11 +54,6 @@ public enum DiskImageFormat: Sendable, Hashable, CustomStringConvertible {
         let end = lseek(descriptor, 0, SEEK_END)
         guard end >= 0 else { throw DiskImageError(path: path, errno: errno) }
         return parse(header: header[..<filled], fileSize: UInt64(end))
-    }
-
-    /// Reads the header on a dispatch thread, keeping the blocking read off Swift's cooperative pool.
-    public static func inspect(path: String) async throws(DiskImageError) -> DiskImageFormat {
-        try await runOffCooperativePool { () throws(DiskImageError) in try read(path: path) }
     }
 
     /// Interprets the first bytes of an image (big-endian fields, as the qcow2 specification lays them out).
