@@ -216,16 +216,21 @@ extension Datastore {
 
     /// Checks that a disk target can name an index file: 1 to 64 letters, digits, `-` or `_`.
     static func validate(target: String) throws(DatastoreError) {
-        let allowed = target.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
-                || byte == UInt8(ascii: "_")
-        }
-        guard allowed, (1...64).contains(target.utf8.count) else {
+        guard isPlainName(target, maximumLength: 64) else {
             throw DatastoreError(
                 .invalidArgument,
                 "disk target '\(target)' cannot name an index file; use the target from the domain XML, such as vda")
         }
+    }
+
+    /// Whether `name` can name a file as it is: 1 to `maximumLength` letters, digits, `-` or `_`.
+    static func isPlainName(_ name: String, maximumLength: Int) -> Bool {
+        (1...maximumLength).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
+                    || byte == UInt8(ascii: "_")
+            }
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String { ChunkDigest.of(bytes).description }

@@ -100,12 +100,7 @@ extension Datastore {
 
     /// Job names become folder names: only letters, digits, `-` and `_`.
     static func checkStagingName(_ job: String) throws(DatastoreError) {
-        let allowed = job.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
-                || byte == UInt8(ascii: "_")
-        }
-        guard allowed, !job.isEmpty, job.utf8.count <= 128 else {
+        guard isPlainName(job, maximumLength: 128) else {
             throw DatastoreError(
                 .invalidArgument,
                 "'\(job)' cannot name a staging folder; use a job id (letters, digits, '-' and '_', at most 128)")
