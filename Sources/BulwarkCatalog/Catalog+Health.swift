@@ -28,12 +28,23 @@ extension Catalog {
                 arguments: StatementArguments(
                     [RecoveryPointState.committed.rawValue, RecoveryPointState.verified.rawValue,
                      RecoveryPointState.damaged.rawValue] + syncKinds + finished))
+            // The latest jobs in one query, not one per VM: a pass reads the whole fleet every few seconds.
+            let jobIDs = rows.compactMap { $0["last_job"] as String? }
+            var jobs: [String: JobInfo] = [:]
+            if !jobIDs.isEmpty {
+                for job in try Self.fetchJobs(
+                    db, where: ["job.id IN (\(jobIDs.map { _ in "?" }.joined(separator: ",")))"],
+                    arguments: StatementArguments(jobIDs), limit: nil)
+                {
+                    jobs[job.id.description] = job
+                }
+            }
             return try rows.compactMap { row -> ProtectionHealth? in
                 guard let policy = policies[row["group_id"]] else { return nil }
                 let uuid = try UUID(stored: row["uuid"] as String)
                 let name: String = row["name"]
                 let host: String? = row["host"]
-                let lastJob = try (row["last_job"] as String?).map { try Self.fetchJob(db, id: try JobID(uuid: UUID(stored: $0))) }
+                let lastJob = (row["last_job"] as String?).flatMap { jobs[$0] }
                 let damaged = ((row["damaged"] as String?) ?? "").split(separator: ",").map(String.init)
                 return ProtectionHealth(
                     vmUUID: uuid, reference: host.map { "\($0)/\(name)" } ?? uuid.catalogText, policy: policy,

@@ -65,7 +65,8 @@ struct Maintenance: Service {
                     id: job.id, level: .error, message: "cannot prune point \(point.id) of \(point.vmName): \(error)", at: now)
             }
         }
-        for name in Set(points.filter { report.pruned.contains($0.id) }.map(\.datastore)).sorted(by: { $0.rawValue < $1.rawValue }) {
+        let pruned = Set(report.pruned)
+        for name in Set(points.filter { pruned.contains($0.id) }.map(\.datastore)).sorted(by: { $0.rawValue < $1.rawValue }) {
             guard let path = paths[name] else { continue }
             do {
                 let result = try await runBlocking {
