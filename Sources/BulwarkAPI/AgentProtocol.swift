@@ -256,9 +256,13 @@ public struct AgentTaskFinish: Codable, Sendable, Hashable {
     /// `failed` or `cancelled`.
     public var state: JobState
     public var error: String?
-    public init(state: JobState, error: String?) {
+    /// The failure may pass (the server, libvirtd or the NBD export was lost): the server tries the task again
+    /// under its retry policy. Absent: not transient.
+    public var transient: Bool?
+    public init(state: JobState, error: String?, transient: Bool? = nil) {
         self.state = state
         self.error = error
+        self.transient = transient
     }
 }
 

@@ -89,12 +89,18 @@ public struct MaintenanceReport: Codable, Sendable, Hashable {
     /// Recovery points that use a damaged chunk, as `VM-UUID/POINT-ID`.
     public var damagedPoints: [String]
     public var ok: Bool
+    /// The `verify` job that recorded the run, with its log.
+    public var job: String?
 
-    public init(datastore: String, summary: String, damagedChunks: [String] = [], damagedPoints: [String] = [], ok: Bool) {
+    public init(
+        datastore: String, summary: String, damagedChunks: [String] = [], damagedPoints: [String] = [], ok: Bool,
+        job: String? = nil
+    ) {
         self.datastore = datastore
         self.summary = summary
         self.damagedChunks = damagedChunks
         self.damagedPoints = damagedPoints
         self.ok = ok
+        self.job = job
     }
 }

@@ -35,11 +35,16 @@ public struct JobView: Codable, Sendable, Hashable {
     public var log: [LogLine]?
     /// A queued job waits until then (an initial replica at a set time).
     public var startAt: Date?
+    /// Which try of the job this is: 1 for the first, 2 for the first retry. Absent from servers before retries.
+    public var attempt: Int?
+    /// The failed job this one tries again.
+    public var retryOf: String?
 
     public init(
         id: String, kind: String, subject: String, state: JobState, phase: JobPhase?, createdAt: Date,
         startedAt: Date?, endedAt: Date?, error: String?, progress: Double, vm: UUID? = nil, bytes: JobProgress? = nil,
-        recoveryPoint: String? = nil, log: [LogLine]? = nil, startAt: Date? = nil
+        recoveryPoint: String? = nil, log: [LogLine]? = nil, startAt: Date? = nil, attempt: Int? = nil,
+        retryOf: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -56,6 +61,8 @@ public struct JobView: Codable, Sendable, Hashable {
         self.recoveryPoint = recoveryPoint
         self.log = log
         self.startAt = startAt
+        self.attempt = attempt
+        self.retryOf = retryOf
     }
 }
 

@@ -82,13 +82,29 @@ public struct SyncRunner: Sendable {
         let cancelled = (failure as? AgentError)?.code == .cancelled || failure is CancellationError
         let message = cancelled ? "cancelled" : "\(failure)"
         logger.error("sync failed: \(message)", metadata: ["job": "\(taskID)"])
-        let finish = AgentTaskFinish(state: cancelled ? .cancelled : .failed, error: cancelled ? nil : message)
+        let finish = AgentTaskFinish(
+            state: cancelled ? .cancelled : .failed, error: cancelled ? nil : message,
+            transient: cancelled ? nil : Self.mayPass(failure))
         do {
             _ = try await Retry.transient("report the end of task \(taskID)", logger: logger) { () async throws(AgentError) in
                 try await server.json(.POST, "/v1/agent/tasks/\(taskID)/finish", body: finish, as: JobView.self)
             }
         } catch {
             logger.error("cannot report the end of the task: \(error)", metadata: ["job": "\(taskID)"])
+        }
+    }
+
+    /// Whether a later try of the whole task may succeed where this one failed: the server, libvirtd or a disk's
+    /// NBD export went away (QEMU killed mid-read), as opposed to a refusal that would only fail again (the VM
+    /// undefined, the datastore full, quiescing required and impossible).
+    static func mayPass(_ failure: any Error) -> Bool {
+        let passing: Set<LibvirtError.Code> = [.noConnect, .rpc, .systemError, .operationTimeout, .resourceBusy]
+        if let error = failure as? LibvirtError { return passing.contains(error.code) }
+        guard let error = failure as? AgentError else { return false }
+        switch error.code {
+        case .unreachable, .nbd: return true
+        case .libvirt: return (error.cause as? LibvirtError).map { passing.contains($0.code) } ?? false
+        default: return false
         }
     }
 

@@ -153,7 +153,8 @@ extension Catalog {
                 startedAt: record.startedAt, endedAt: record.endedAt, error: record.error, progress: record.progress,
                 host: record.host, bytes: record.bytes,
                 recoveryPointID: try record.recoveryPointId.map { try RecoveryPointID(uuid: UUID(stored: $0)) },
-                cancelRequested: record.cancelRequested, startAt: record.startAt)
+                cancelRequested: record.cancelRequested, startAt: record.startAt, attempt: record.attempt,
+                retryOf: try record.retryOf.map { try JobID(uuid: UUID(stored: $0)) })
         }
     }
 

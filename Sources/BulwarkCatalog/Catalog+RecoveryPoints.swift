@@ -197,17 +197,20 @@ extension Catalog {
         if taken == true {
             throw CatalogError(.alreadyExists, "recovery point \(point.id) is already in the catalog")
         }
-        // A plain cached statement rather than the record's Codable encoding: batches insert thousands.
+        // A plain cached statement rather than the record's Codable encoding: batches insert thousands. The disk
+        // paths are the VM's as its host reports them now, which is where the point's data was read from: a later
+        // report of another path is a storage migration (see `scheduleCandidates`).
         try db.cachedStatement(
             sql: """
                 INSERT INTO recovery_point (id, vm_uuid, group_id, datastore_id, created_at, sync_kind, consistency,
-                    logical_bytes, stored_bytes, transferred_bytes, state, retain_until, checkpoint_name)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    logical_bytes, stored_bytes, transferred_bytes, state, retain_until, checkpoint_name, disk_paths)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                    (SELECT json_group_object(target, path) FROM vm_disk WHERE vm_uuid = ? AND path IS NOT NULL))
                 """
         ).execute(arguments: [
             point.id.description, uuid, groupID, datastoreID, point.createdAt, point.syncKind.rawValue,
             point.consistency.rawValue, point.logicalBytes, point.storedBytes, point.transferredBytes,
-            point.state.rawValue, point.retainUntil, point.checkpointName,
+            point.state.rawValue, point.retainUntil, point.checkpointName, uuid,
         ])
         return returning ? try fetchPoint(db, id: point.id) : nil
     }

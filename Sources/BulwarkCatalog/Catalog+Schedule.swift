@@ -24,6 +24,9 @@ extension Catalog {
                            (SELECT c.host FROM checkpoint c
                              WHERE c.vm_uuid = vm.uuid AND c.name = newest.checkpoint_name) AS checkpoint_host,
                            (SELECT COALESCE(SUM(d.capacity_bytes), 0) FROM vm_disk d WHERE d.vm_uuid = vm.uuid) AS capacity,
+                           newest.disk_paths AS last_paths,
+                           (SELECT json_group_object(d.target, d.path) FROM vm_disk d
+                             WHERE d.vm_uuid = vm.uuid AND d.path IS NOT NULL) AS paths,
                            EXISTS (SELECT 1 FROM job WHERE job.vm_uuid = vm.uuid AND job.state IN (?, ?)) AS busy
                     FROM group_member gm JOIN vm ON vm.uuid = gm.vm_uuid LEFT JOIN agent ON agent.id = vm.host_id
                     LEFT JOIN recovery_point newest ON newest.id = (
@@ -49,6 +52,8 @@ extension Catalog {
                     inconsistency = "its disks hold \(capacity) bytes, its newest point \(logical): a disk was resized, added or removed"
                 } else if let host, let checkpointHost, host.lowercased() != checkpointHost.lowercased() {
                     inconsistency = "it moved from host \(checkpointHost) to \(host)"
+                } else if let moved = Self.movedDisk(from: row["last_paths"], to: row["paths"]) {
+                    inconsistency = "disk \(moved.target) moved from \(moved.from) to \(moved.to) (a storage migration)"
                 }
                 return ScheduleCandidate(
                     vmUUID: try UUID(stored: text), vmName: row["name"], policy: policy, joinedAt: row["added_at"],
@@ -56,6 +61,19 @@ extension Catalog {
                     isBusy: row["busy"], inconsistency: inconsistency)
             }
         }
+    }
+
+    /// The first disk, by target, whose path differs between two `disk_paths` objects; targets only one of them
+    /// has are a disk added or removed, which the size check sees.
+    static func movedDisk(from old: String?, to new: String?) -> (target: String, from: String, to: String)? {
+        func paths(_ text: String?) -> [String: String]? {
+            text.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        }
+        guard let before = paths(old), let after = paths(new) else { return nil }
+        for (target, path) in before.sorted(by: { $0.key < $1.key }) {
+            if let now = after[target], now != path { return (target, path, now) }
+        }
+        return nil
     }
 
     /// Queues the jobs a scheduler pass decided on and records the slots each settles, all in one transaction (a

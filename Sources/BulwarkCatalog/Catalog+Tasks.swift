@@ -28,7 +28,9 @@ extension Catalog {
                     throw CatalogError(.invalid, "VM \(task.vmUUID.catalogText) is named twice; name each VM once")
                 }
                 let vm = try Self.fetchVM(db, uuid: try Self.vmRecord(db, uuid: task.vmUUID).uuid)
-                if let active = try Self.activeJob(db, vm: vm.uuid) {
+                if let active = try Self.activeJob(db, vm: vm.uuid),
+                    try !Self.supersedeRetry(db, active, by: task.id, now: task.createdAt)
+                {
                     throw CatalogError(
                         .conflict,
                         "VM \(vm.reference) already has \(active.kind) job \(active.id), which is \(active.state); wait for it to end or cancel it (`bulwark job cancel \(active.id)`)")
@@ -243,9 +245,13 @@ extension Catalog {
     }
 
     /// Ends a running task without a point: `failed` or `cancelled`, with the agent's reason.
+    ///
+    /// A failure the agent calls `transient` (the server or the NBD connection lost, libvirtd restarted) is tried
+    /// again as `retry` allows; the job returned is the failed one.
     @discardableResult
     public func finishTask(
-        id: JobID, host: String, state: JobState, error: String?, now: Date = Date()
+        id: JobID, host: String, state: JobState, error: String?, transient: Bool = false,
+        retry: RetryPolicy = .none, now: Date = Date()
     ) async throws -> JobInfo {
         guard state == .failed || state == .cancelled else {
             throw CatalogError(
@@ -257,6 +263,9 @@ extension Catalog {
             let reason = error.flatMap { $0.isEmpty ? nil : $0 }
                 ?? (state == .cancelled ? "cancelled" : "the agent on \(host) reported a failure without a reason")
             try Self.end(db, &record, as: state, error: reason, now: now)
+            if state == .failed, transient {
+                _ = try Self.queueRetry(db, of: record, reason: reason, policy: retry, now: now)
+            }
             return try Self.fetchJob(db, id: id)
         }
     }
@@ -310,9 +319,11 @@ extension Catalog {
     ///
     /// A task its agent never called about is queued again instead: the claim never reached an agent (its poll was
     /// answered on a connection that had died), so nothing ran, and failing it would lose the admin's request.
-    /// Returns the tasks it changed, failed or queued.
+    /// A failed one is tried again as `retry` allows. Returns the tasks it changed, failed or queued.
     @discardableResult
-    public func failOrphanedTasks(host: String, running: Set<JobID>, now: Date = Date()) async throws -> [JobInfo] {
+    public func failOrphanedTasks(
+        host: String, running: Set<JobID>, retry: RetryPolicy = .none, now: Date = Date()
+    ) async throws -> [JobInfo] {
         let keep = Set(running.map(\.description))
         let orphans = try await read { db in
             try Self.runningTasks(db, host: host).filter { !keep.contains($0.id) }
@@ -337,10 +348,9 @@ extension Catalog {
                     changed.append(try Self.fetchJob(db, id: id))
                     continue
                 }
-                try Self.end(
-                    db, &record, as: .failed,
-                    error: "the agent on \(host) restarted while the task ran; its partial data is not a recovery point",
-                    now: now)
+                let reason = "the agent on \(host) restarted while the task ran; its partial data is not a recovery point"
+                try Self.end(db, &record, as: .failed, error: reason, now: now)
+                _ = try Self.queueRetry(db, of: record, reason: reason, policy: retry, now: now)
                 changed.append(try Self.fetchJob(db, id: try JobID(uuid: UUID(stored: record.id))))
             }
             return changed
@@ -348,15 +358,18 @@ extension Catalog {
     }
 
     /// Fails every job still `running`: called when bulwarkd starts, since nothing can finish a job the last run
-    /// left behind.
+    /// left behind. Agent tasks among them are tried again as `retry` allows (jobs of bulwarkd itself run again on
+    /// their own schedule).
     @discardableResult
-    public func failInterruptedJobs(now: Date = Date()) async throws -> [JobInfo] {
+    public func failInterruptedJobs(retry: RetryPolicy = .none, now: Date = Date()) async throws -> [JobInfo] {
         try await write { db in
             var failed: [JobInfo] = []
             let records = try JobRecord.fetchAll(
                 db, sql: "SELECT * FROM job WHERE state = ? ORDER BY created_at, id", arguments: [JobState.running.rawValue])
             for var record in records {
-                try Self.end(db, &record, as: .failed, error: "bulwarkd stopped while the job ran", now: now)
+                let reason = "bulwarkd stopped while the job ran; its partial data is not a recovery point"
+                try Self.end(db, &record, as: .failed, error: reason, now: now)
+                _ = try Self.queueRetry(db, of: record, reason: reason, policy: retry, now: now)
                 failed.append(try Self.fetchJob(db, id: try JobID(uuid: UUID(stored: record.id))))
             }
             return failed

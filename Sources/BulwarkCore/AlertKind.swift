@@ -8,6 +8,8 @@ public struct AlertKind: OpenStringValue {
     public static let recoveryPointDamaged: AlertKind = "recovery-point-damaged"
     public static let agentUnreachable: AlertKind = "agent-unreachable"
     public static let datastoreLowSpace: AlertKind = "datastore-low-space"
+    /// A datastore's folder cannot be opened (its file system unmounted, the folder removed or replaced).
+    public static let datastoreUnavailable: AlertKind = "datastore-unavailable"
     public static let crashConsistentOnly: AlertKind = "crash-consistent-only"
     /// No successful sync for twice the group's sync interval.
     public static let syncOverdue: AlertKind = "sync-overdue"

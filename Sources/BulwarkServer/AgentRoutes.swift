@@ -17,6 +17,7 @@ struct AgentRoutes {
     let uploads: TaskUploadLedger
     let taskSignal: TaskSignal
     let limits: JobLimits
+    let retry: RetryPolicy
 
     /// The longest an agent's poll for a task may wait.
     static let maximumWait = 60
@@ -138,7 +139,9 @@ struct AgentRoutes {
             let (task, host) = try await runningTask(context)
             let finish = try await Self.decode(
                 AgentTaskFinish.self, request, context, limit: Self.maximumReportSize, what: "a finish report")
-            let job = try await catalog.finishTask(id: task.job.id, host: host, state: finish.state, error: finish.error)
+            let job = try await catalog.finishTask(
+                id: task.job.id, host: host, state: finish.state, error: finish.error,
+                transient: finish.transient ?? false, retry: retry)
             await uploads.forget(task.job.id)
             await Self.promoteStagedChunks(of: task, logger: Self.logger(context, task))
             Self.logger(context, task).info("task ended", metadata: ["state": "\(job.state)", "error": "\(job.error ?? "")"])
@@ -164,7 +167,7 @@ struct AgentRoutes {
             }
             running.insert(id)
         }
-        for orphan in try await catalog.failOrphanedTasks(host: host, running: running) {
+        for orphan in try await catalog.failOrphanedTasks(host: host, running: running, retry: retry) {
             if orphan.state == .failed {
                 await uploads.forget(orphan.id)
                 context.logger.warning("the agent no longer runs its task; failed it", metadata: ["job": "\(orphan.id)"])

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BulwarkAPI
 import BulwarkCatalog
 import BulwarkCore
+import BulwarkStore
 import Foundation
 import Logging
 import NIOCore
@@ -14,7 +15,8 @@ import ServiceLifecycle
 /// - `sync-failed`: a protected VM's latest sync, check, initial replica or seed failed;
 /// - `sync-overdue`: no point for twice the group's sync interval;
 /// - `recovery-point-damaged`: a verify marked points of the VM damaged;
-/// - `datastore-low-space`: a datastore's file system is 80% full (warning) or 95% (critical).
+/// - `datastore-low-space`: a datastore's file system is 80% full (warning) or 95% (critical);
+/// - `datastore-unavailable`: a datastore's folder cannot be opened (critical).
 ///
 /// Every alert that opens, whoever raised it, is posted as JSON to the webhook when one is configured.
 struct AlertMonitor: Service {
@@ -100,6 +102,22 @@ struct AlertMonitor: Service {
 
     private func judge(_ datastore: DatastoreInfo, now: Date) async throws {
         let subject = "datastore \(datastore.name)"
+        let path = datastore.path.path
+        do {
+            let store = try await runBlocking { try Datastore.open(at: path) }
+            guard store.chunkSize == datastore.chunkSize.bytes else {
+                throw ServerError(
+                    .dataDirectory,
+                    "it has \(store.chunkSize)-byte chunks but the catalog records \(datastore.chunkSize): the folder was replaced")
+            }
+            try await catalog.resolveAlerts(kind: .datastoreUnavailable, subject: subject, at: now)
+        } catch {
+            try await catalog.raiseAlert(
+                kind: .datastoreUnavailable, severity: .critical, subject: subject,
+                message: "datastore \(datastore.name) at \(path) cannot be opened (\(error)); every sync, check and verify of it fails until it is back: mount its file system or restore the folder. Its recovery points stay in the catalog",
+                at: now)
+            return
+        }
         guard let usage = space(datastore.path.path), usage.total > 0 else { return }
         let percent = Double(usage.used) / Double(usage.total) * 100
         guard percent >= 80 else {

@@ -13,8 +13,8 @@ public import ServiceLifecycle
 /// Builds the running parts of `bulwarkd` from its configuration.
 public enum BulwarkServerApplication {
     /// Prepares the data directory (CA, certificate, admin token) and returns the running parts as `Service`s: the
-    /// HTTPS API, and the scheduler, retention (pruning, then garbage collection) and the alert monitor when the
-    /// configuration has a scheduler interval.
+    /// HTTPS API, and the scheduler, retention (pruning, then garbage collection), the alert monitor and, when
+    /// asked for, verification, all when the configuration has a scheduler interval.
     ///
     /// `onRunning` receives the URL clients use once the server listens; it is also written to the data directory.
     public static func make(
@@ -37,7 +37,7 @@ public enum BulwarkServerApplication {
             certificatePEM: certificate.certificatePEM, keyPEM: certificate.keyPEM, caPEM: try ca.certificatePEM())
         let identity = try await catalog.serverIdentity()
         // Nothing can finish a job the last run left running: its agent's calls would be refused anyway.
-        let interrupted = try await catalog.failInterruptedJobs()
+        let interrupted = try await catalog.failInterruptedJobs(retry: configuration.retry)
         if !interrupted.isEmpty {
             logger.warning(
                 "jobs that were running when bulwarkd stopped are marked failed",
@@ -54,7 +54,8 @@ public enum BulwarkServerApplication {
         AgentRoutes(
             catalog: catalog, uploads: TaskUploadLedger(), taskSignal: taskSignal,
             limits: JobLimits(
-                perHost: configuration.maximumJobsPerHost, perDatastore: configuration.maximumJobsPerDatastore))
+                perHost: configuration.maximumJobsPerHost, perDatastore: configuration.maximumJobsPerDatastore),
+            retry: configuration.retry)
             .register(on: router.group("v1/agent").add(middleware: AgentAuthMiddleware(catalog: catalog)))
         let api = router.group("v1").add(middleware: AdminAuthMiddleware(catalog: catalog))
         api.get("status") { _, _ in
@@ -94,13 +95,18 @@ public enum BulwarkServerApplication {
         alertLogger[metadataKey: "service"] = "alerts"
         var retentionLogger = logger
         retentionLogger[metadataKey: "service"] = "retention"
+        var verificationLogger = logger
+        verificationLogger[metadataKey: "service"] = "verification"
+        let verification = Verification(
+            catalog: catalog, interval: interval, newPoints: configuration.verifyNew,
+            reverifyAfter: configuration.reverifyAfter, logger: verificationLogger)
         return [
             application,
             Scheduler(catalog: catalog, taskSignal: taskSignal, interval: interval, logger: schedulerLogger),
             // Retention is counted in days: an hourly pass prunes soon enough and costs nothing in between.
             Maintenance(catalog: catalog, interval: .seconds(3600), logger: retentionLogger),
             AlertMonitor(catalog: catalog, interval: interval, webhook: configuration.alertWebhook, logger: alertLogger),
-        ]
+        ] + (verification.isEnabled ? [verification] : [])
     }
 
     /// TLS for every caller: admins and enrolling agents present no certificate; enrolled agents present one the CA

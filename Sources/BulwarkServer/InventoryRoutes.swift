@@ -26,26 +26,10 @@ struct InventoryRoutes {
             let vm = try await catalog.resolveVM(try VMReference(parsing: String(text)))
             return try await catalog.recoveryPoints(vm: vm.uuid).map(Self.view)
         }
-        group.post("verify") { request, context in
-            let reports = try await maintain(request) { store, name in
-                let report = try store.verify()
-                return MaintenanceReport(
-                    datastore: name,
-                    summary: "\(report.pointsChecked) points, \(report.chunksChecked) chunks checked; "
-                        + "\(report.badChunks.count) damaged chunks",
-                    damagedChunks: report.badChunks.map(\.digest.description),
-                    damagedPoints: report.damagedPoints.map(\.point.description), ok: report.isClean)
-            }
-            // A damaged point is no base for the next sync, which therefore stores the lost data again.
-            for point in reports.flatMap(\.damagedPoints) {
-                guard let text = point.split(separator: "/").last, let id = RecoveryPointID(String(text)) else { continue }
-                do {
-                    try await catalog.updateRecoveryPointState(id: id, to: .damaged)
-                } catch {
-                    context.logger.warning("cannot mark point \(point) damaged in the catalog: \(error)")
-                }
-            }
-            return reports
+        group.post("verify") { request, _ in
+            let targets = try await datastores(request)
+            let subject = targets.count == 1 ? "datastore \(targets[0].name)" : "all datastores"
+            return try await Verification.verify(catalog: catalog, datastores: targets, subject: subject).reports
         }
         group.post("gc") { request, _ in
             try await maintain(request) { store, name in
@@ -67,12 +51,7 @@ struct InventoryRoutes {
     func maintain(
         _ request: Request, _ body: @escaping @Sendable (Datastore, String) throws -> MaintenanceReport
     ) async throws -> [MaintenanceReport] {
-        let targets: [DatastoreInfo]
-        if let name = request.uri.queryParameters["datastore"] {
-            targets = [try await catalog.datastore(named: try ResourceName(String(name), field: "--datastore"))]
-        } else {
-            targets = try await catalog.datastores()
-        }
+        let targets = try await datastores(request)
         var reports: [MaintenanceReport] = []
         for target in targets {
             let path = target.path.path
@@ -84,6 +63,14 @@ struct InventoryRoutes {
             }
         }
         return reports
+    }
+
+    /// The datastore `?datastore=NAME` names, or all of them.
+    func datastores(_ request: Request) async throws -> [DatastoreInfo] {
+        if let name = request.uri.queryParameters["datastore"] {
+            return [try await catalog.datastore(named: try ResourceName(String(name), field: "--datastore"))]
+        }
+        return try await catalog.datastores()
     }
 
     static func view(_ info: VMInfo) -> VMView {

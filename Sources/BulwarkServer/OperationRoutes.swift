@@ -63,7 +63,8 @@ struct OperationRoutes {
             bytes: info.bytes.map {
                 JobProgress(bytesTotal: $0.bytesTotal, bytesScanned: $0.bytesScanned, bytesSent: $0.bytesSent)
             },
-            recoveryPoint: info.recoveryPointID?.description, log: log, startAt: info.startAt)
+            recoveryPoint: info.recoveryPointID?.description, log: log, startAt: info.startAt, attempt: info.attempt,
+            retryOf: info.retryOf?.description)
     }
 
     static func view(_ info: AlertInfo) -> AlertView {

@@ -1,3 +1,4 @@
+public import BulwarkCore
 public import Foundation
 
 /// How `bulwarkd` runs: where its data lives and where it listens.
@@ -13,10 +14,17 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var maximumJobsPerHost: Int?
     /// At most this many agent tasks run at once per datastore; nil: no limit.
     public var maximumJobsPerDatastore: Int?
+    /// How agent tasks that failed for a passing reason are tried again.
+    public var retry: RetryPolicy
+    /// Verify each new point soon after its commit.
+    public var verifyNew: Bool
+    /// Verify a point again once its last verify (or its commit) is this old; nil: only on request.
+    public var reverifyAfter: TimeSpan?
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443, schedulerInterval: Duration? = nil,
-        alertWebhook: URL? = nil, maximumJobsPerHost: Int? = nil, maximumJobsPerDatastore: Int? = nil
+        alertWebhook: URL? = nil, maximumJobsPerHost: Int? = nil, maximumJobsPerDatastore: Int? = nil,
+        retry: RetryPolicy = .none, verifyNew: Bool = false, reverifyAfter: TimeSpan? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.host = host
@@ -25,6 +33,9 @@ public struct ServerConfiguration: Sendable, Hashable {
         self.alertWebhook = alertWebhook
         self.maximumJobsPerHost = maximumJobsPerHost
         self.maximumJobsPerDatastore = maximumJobsPerDatastore
+        self.retry = retry
+        self.verifyNew = verifyNew
+        self.reverifyAfter = reverifyAfter
     }
 
     /// Parses `--alert-webhook`: an absolute http or https URL with a host.

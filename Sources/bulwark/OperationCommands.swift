@@ -71,6 +71,10 @@ struct JobCommand: AsyncParsableCommand {
             print("job       \(job.id)")
             print("kind      \(job.kind) of \(job.subject)")
             print("state     \(job.state.rawValue)\(job.phase.map { " (\($0.rawValue))" } ?? "")")
+            if job.state == .queued, let start = job.startAt { print("starts    \(start.formatted(.iso8601))") }
+            if let attempt = job.attempt, attempt > 1 {
+                print("attempt   \(attempt)\(job.retryOf.map { ", retrying job \($0)" } ?? "")")
+            }
             if let point = job.recoveryPoint { print("point     \(point)") }
             if let bytes = job.bytes {
                 print("bytes     \(ByteCount.approximate(bytes.bytesScanned)) of \(ByteCount.approximate(bytes.bytesTotal)) scanned, "

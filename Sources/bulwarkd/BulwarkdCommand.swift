@@ -42,6 +42,18 @@ struct BulwarkdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "At most this many syncs and checks write to one datastore at once (1-256).")
     var maxJobsPerDatastore = 8
 
+    @Option(name: .long, help: "How many times a sync or check that failed for a passing reason (its agent restarted, bulwarkd stopped, a connection was lost) is tried again (0-10; 0 turns retries off).")
+    var retries = 3
+
+    @Option(name: .long, help: "The wait before the first retry, e.g. 60s or 5m; each further retry waits four times longer, at most 1h.")
+    var retryDelay = "60s"
+
+    @Flag(name: .long, help: "Verify every new recovery point (read back each chunk and check its digest) soon after its commit.")
+    var verifyNew = false
+
+    @Option(name: .long, help: "Verify each recovery point again once its last verify (or its commit) is this old, e.g. 7d; by default points are verified only by `bulwark verify` (and --verify-new).")
+    var reverifyAfter: String?
+
     func validate() throws {
         do {
             _ = try ServerConfiguration.parseListen(listen)
@@ -64,9 +76,19 @@ struct BulwarkdCommand: AsyncParsableCommand {
         guard (1...3600).contains(schedulerInterval) else {
             throw ValidationError("--scheduler-interval \(schedulerInterval): give 1 to 3600 seconds")
         }
+        do {
+            _ = try retryPolicy()
+            _ = try reverifyAfter.map { try TimeSpan(parsing: $0, field: "--reverify-after") }
+        } catch {
+            throw ValidationError("\(error)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
         }
+    }
+
+    func retryPolicy() throws -> RetryPolicy {
+        try RetryPolicy(retries: retries, firstDelay: try TimeSpan(parsing: retryDelay, field: "--retry-delay").seconds)
     }
 
     func run() async throws {
@@ -77,7 +99,8 @@ struct BulwarkdCommand: AsyncParsableCommand {
             dataDirectory: dataDir, host: host, port: port,
             schedulerInterval: noScheduler ? nil : .seconds(schedulerInterval),
             alertWebhook: try alertWebhook.map(ServerConfiguration.parseWebhook), maximumJobsPerHost: maxJobsPerHost,
-            maximumJobsPerDatastore: maxJobsPerDatastore)
+            maximumJobsPerDatastore: maxJobsPerDatastore, retry: try retryPolicy(), verifyNew: verifyNew,
+            reverifyAfter: try reverifyAfter.map { try TimeSpan(parsing: $0, field: "--reverify-after") })
         let services: [any Service]
         do {
             services = try await BulwarkServerApplication.make(configuration: configuration, logger: logger)

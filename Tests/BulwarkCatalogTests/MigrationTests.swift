@@ -98,15 +98,15 @@ import TestSupport
     @Test func bundledMigrationsAreNumberedWithoutGaps() throws {
         let migrations = try SchemaMigration.bundled()
         #expect(migrations.map(\.version) == Array(1...migrations.count))
-        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql", "0004-schedule.sql"])
+        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql", "0004-schedule.sql", "0005-retries-verification.sql"])
     }
 
     @Test func versions2And3AddTheAgentTaskColumnsToJobs() async throws {
         try await withCatalog { catalog, _ in
-            #expect(try await catalog.storedSchemaVersion() == 4)
+            #expect(try await catalog.storedSchemaVersion() == Catalog.schemaVersion)
             let columns = try await catalog.pool.read { db in try db.columns(in: "job").map(\.name) }
             for column in ["host", "parameters", "cancel_requested", "bytes_total", "bytes_scanned", "bytes_sent",
-                           "recovery_point_id", "heartbeat_at", "acknowledged", "start_at"] {
+                           "recovery_point_id", "heartbeat_at", "acknowledged", "start_at", "attempt", "retry_of"] {
                 #expect(columns.contains(column), "job lacks \(column)")
             }
         }

@@ -97,4 +97,38 @@ import Testing
             #expect(log.contains { $0.contains("inconsistent") && $0.contains("resized") }, "\(log)")
         }
     }
+
+    /// A disk that moved to another path (a storage migration) makes the replica inconsistent: a check at once.
+    @Test func aDiskMovedToAnotherPathQueuesACheck() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let scheduler = Scheduler(catalog: catalog, logger: Logger(label: "scheduler-test"))
+            let now = Date()
+            try await catalog.insertRecoveryPoint(
+                NewRecoveryPoint(
+                    vmUUID: fleet.web1, group: try ResourceName("gold", field: "group"),
+                    datastore: try ResourceName("main", field: "datastore"), createdAt: now, syncKind: .full,
+                    consistency: .crashConsistent, logicalBytes: Int64(fleet.vda.image.count + fleet.vdb.image.count),
+                    storedBytes: 0, transferredBytes: 0, retainUntil: now.addingTimeInterval(86_400)))
+            func report(vda path: String) async throws {
+                _ = try await fleet.kvm1.reportInventory([
+                    AgentInventoryReport.VM(
+                        uuid: fleet.web1, name: "web1", state: "running", guestAgentAnswering: true,
+                        disks: [
+                            VMView.Disk(target: "vda", format: "qcow2", capacityBytes: Int64(fleet.vda.image.count), path: path),
+                            VMView.Disk(target: "vdb", format: "qcow2", capacityBytes: Int64(fleet.vdb.image.count), path: "/img/vdb"),
+                        ])
+                ])
+            }
+            try await report(vda: "/img/vda")
+            #expect(try await scheduler.tick(now: now.addingTimeInterval(60)).isEmpty)
+            try await report(vda: "/fast/vda.qcow2")
+            let queued = try await scheduler.tick(now: now.addingTimeInterval(120))
+            #expect(queued.map(\.kind) == [.consistencyCheck])
+            let log = try await catalog.jobLog(id: try #require(queued.first?.id)).map(\.message)
+            #expect(
+                log.contains { $0.contains("disk vda moved from /img/vda to /fast/vda.qcow2") && $0.contains("storage migration") },
+                "\(log)")
+        }
+    }
 }

@@ -22,7 +22,7 @@ final class Testbed: @unchecked Sendable {
     var serverLog: String { directory.file("bulwarkd.log") }
     var agentLog: String { directory.file("agent.log") }
 
-    /// bulwarkd's scheduler options, kept for restarts.
+    /// bulwarkd's scheduler and retry options, kept for restarts.
     private let scheduler: [String]
 
     private init(directory: TemporaryDirectory, server: ChildProcess, client: BulwarkAPIClient, scheduler: [String]) {
@@ -39,10 +39,10 @@ final class Testbed: @unchecked Sendable {
     /// test can fill it.
     ///
     /// Tests ask for every sync themselves, so bulwarkd runs without its scheduler unless `schedulerInterval` (in
-    /// seconds) asks for one.
+    /// seconds) asks for one, and without retries of failed syncs unless `retries` asks for them.
     static func start(
         chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init(), datastoreLimit: String? = nil,
-        schedulerInterval: Int? = nil
+        schedulerInterval: Int? = nil, retries: (count: Int, delay: String)? = nil
     ) async throws -> Testbed {
         var policy = policy
         // Tests start each sync themselves, unless they are about the initial replica.
@@ -52,7 +52,8 @@ final class Testbed: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: directory.file("datastore"), withIntermediateDirectories: true)
             try ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=\(datastoreLimit)", "tmpfs", directory.file("datastore")])
         }
-        let scheduler = schedulerInterval.map { ["--scheduler-interval", "\($0)"] } ?? ["--no-scheduler"]
+        let scheduler = (schedulerInterval.map { ["--scheduler-interval", "\($0)"] } ?? ["--no-scheduler"])
+            + (retries.map { ["--retries", "\($0.count)", "--retry-delay", $0.delay] } ?? ["--retries", "0"])
         let server = try startServer(directory, scheduler: scheduler)
         let client = try BulwarkAPIClient(
             configuration: try ClientConfiguration.resolve(

@@ -28,4 +28,7 @@ struct JobRecord: CatalogRecord, PersistableRecord {
     var heartbeatAt: Date? = nil
     var acknowledged: Bool = false
     var startAt: Date? = nil
+    // Retries (schema 5).
+    var attempt: Int = 1
+    var retryOf: String? = nil
 }

@@ -28,12 +28,17 @@ public struct JobInfo: Hashable, Sendable, Codable {
     public var cancelRequested: Bool
     /// A queued task waits until then (an initial replica at a set time); nil: at once.
     public var startAt: Date?
+    /// Which try this is: 1 for the first, 2 for the first retry.
+    public var attempt: Int
+    /// The failed job this one tries again.
+    public var retryOf: JobID?
 
     public init(
         id: JobID, kind: JobKind, subject: String, vmUUID: UUID?, group: ResourceName?, datastore: ResourceName?,
         state: JobState, phase: JobPhase?, createdAt: Date, startedAt: Date?, endedAt: Date?, error: String?,
         progress: Double, host: String? = nil, bytes: TaskProgress? = nil, recoveryPointID: RecoveryPointID? = nil,
-        cancelRequested: Bool = false, startAt: Date? = nil
+        cancelRequested: Bool = false, startAt: Date? = nil, attempt: Int = 1,
+        retryOf: JobID? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -53,5 +58,7 @@ public struct JobInfo: Hashable, Sendable, Codable {
         self.recoveryPointID = recoveryPointID
         self.cancelRequested = cancelRequested
         self.startAt = startAt
+        self.attempt = attempt
+        self.retryOf = retryOf
     }
 }
