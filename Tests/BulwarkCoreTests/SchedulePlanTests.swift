@@ -133,6 +133,27 @@ import Testing
         #expect(forward.run == .sync && forward.handled == [.sync: at(24, 20, 0)])
     }
 
+    /// Overlapping schedules: a sync, a recovery point, an express full and the daily check all due at 20:00 make
+    /// one job, the strongest (the check, which also makes a point), and settle every slot, so none of the others
+    /// runs after it.
+    @Test func overlappingSlotsMakeOneJobAndSettleThemAll() throws {
+        let plan = try plan(
+            .init(syncFrequency: "15m", recoveryPoints: "20:00", expressFull: "20:00", consistencyCheck: "daily@20:00"))
+        let joined = at(20, 0, 0)
+        let due = plan.decide(
+            now: at(23, 20, 0), lastPoint: at(23, 19, 40), handled: [.sync: at(23, 19, 40)], joinedAt: joined)
+        #expect(due.run == .consistencyCheck)
+        #expect(due.handled[.consistencyCheck] == at(23, 20, 0) && due.handled[.expressFull] == at(23, 20, 0))
+        #expect(due.handled[.sync] == at(23, 20, 0))
+        // The check's point lands at 20:03: nothing else is owed at 20:05.
+        #expect(plan.decide(now: at(23, 20, 5), lastPoint: at(23, 20, 3), handled: due.handled, joinedAt: joined).run == nil)
+        // Without the check, the express full is the strongest.
+        let noCheck = try self.plan(.init(syncFrequency: "15m", recoveryPoints: "20:00", expressFull: "20:00"))
+        #expect(
+            noCheck.decide(now: at(23, 20, 0), lastPoint: at(23, 19, 40), handled: [.sync: at(23, 19, 40)], joinedAt: joined).run
+                == .expressFull)
+    }
+
     @Test func aTimeSkippedByDaylightSavingStillGetsItsSlot() throws {
         // 2026-03-29: Berlin skips 02:00–03:00.
         let slot = try plan(.init()).latestSlot(
