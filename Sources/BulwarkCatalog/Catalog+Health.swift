@@ -54,6 +54,25 @@ extension Catalog {
     }
 }
 
+extension Catalog {
+    /// The latest finished job of each of `kinds` that bulwarkd runs itself (no VM), for the alert monitor.
+    public func latestServerJobs(kinds: [JobKind]) async throws -> [JobInfo] {
+        try await read { db in
+            let finished = [JobState.succeeded, .succeededWithWarnings, .failed, .cancelled].map(\.rawValue)
+            return try kinds.compactMap { kind in
+                try Self.fetchJobs(
+                    db,
+                    where: [
+                        "job.kind = ?", "job.vm_uuid IS NULL",
+                        "job.state IN (\(finished.map { _ in "?" }.joined(separator: ",")))",
+                    ],
+                    arguments: StatementArguments([kind.rawValue] + finished), limit: 1
+                ).first
+            }
+        }
+    }
+}
+
 /// A protected VM as the alert monitor sees it.
 public struct ProtectionHealth: Hashable, Sendable {
     public var vmUUID: UUID

@@ -11,6 +11,10 @@ public struct AlertKind: OpenStringValue {
     /// A datastore's folder cannot be opened (its file system unmounted, the folder removed or replaced).
     public static let datastoreUnavailable: AlertKind = "datastore-unavailable"
     public static let crashConsistentOnly: AlertKind = "crash-consistent-only"
+    /// A VM's latest job, or bulwarkd's latest prune or verify, ended with warnings.
+    public static let jobWarnings: AlertKind = "job-warnings"
+    /// bulwarkd's latest prune or verify failed.
+    public static let jobFailed: AlertKind = "job-failed"
     /// No successful sync for twice the group's sync interval.
     public static let syncOverdue: AlertKind = "sync-overdue"
 }

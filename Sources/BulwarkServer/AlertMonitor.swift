@@ -16,7 +16,9 @@ import ServiceLifecycle
 /// - `sync-overdue`: no point for twice the group's sync interval;
 /// - `recovery-point-damaged`: a verify marked points of the VM damaged;
 /// - `datastore-low-space`: a datastore's file system is 80% full (warning) or 95% (critical);
-/// - `datastore-unavailable`: a datastore's folder cannot be opened (critical).
+/// - `datastore-unavailable`: a datastore's folder cannot be opened (critical);
+/// - `job-warnings` / `job-failed`: a VM's latest job ended with warnings, or bulwarkd's latest prune or verify
+///   ended with warnings or failed.
 ///
 /// Every alert that opens, whoever raised it, is posted as JSON to the webhook when one is configured.
 struct AlertMonitor: Service {
@@ -54,6 +56,7 @@ struct AlertMonitor: Service {
     func pass(now: Date) async throws -> [AlertInfo] {
         for vm in try await catalog.protectionHealth() { try await judge(vm, now: now) }
         for datastore in try await catalog.datastores() { try await judge(datastore, now: now) }
+        for job in try await catalog.latestServerJobs(kinds: [.prune, .verify]) { try await judge(job, now: now) }
         let fresh = await posted.unposted(try await catalog.alerts())
         for alert in fresh { await post(alert) }
         return fresh
@@ -70,6 +73,15 @@ struct AlertMonitor: Service {
                 at: now)
         } else if vm.lastJob != nil {
             try await catalog.resolveAlerts(kind: .syncFailed, subject: subject, at: now)
+        }
+
+        if let job = vm.lastJob, job.state == .succeededWithWarnings {
+            try await catalog.raiseAlert(
+                kind: .jobWarnings, severity: .warning, subject: subject,
+                message: "the last \(job.kind) of VM \(vm.reference) (job \(job.id)) ended with warnings: \(job.error ?? "see its log"). `bulwark job show \(job.id)` has the log; the alert resolves when a job of the VM ends cleanly",
+                at: now)
+        } else if vm.lastJob != nil {
+            try await catalog.resolveAlerts(kind: .jobWarnings, subject: subject, at: now)
         }
 
         let interval = Self.expectedInterval(vm.policy)
@@ -97,6 +109,30 @@ struct AlertMonitor: Service {
                 message: "\(vm.damagedPoints.count) recovery points of VM \(vm.reference) are damaged (\(vm.damagedPoints.prefix(5).joined(separator: ", "))"
                     + (vm.damagedPoints.count > 5 ? ", ..." : "") + "): they cannot be restored; the next sync stores the lost data again",
                 at: now)
+        }
+    }
+
+    /// bulwarkd's own latest job of a kind (prune, verify): failed or warned until the next one of the kind ends
+    /// cleanly.
+    private func judge(_ job: JobInfo, now: Date) async throws {
+        let subject = "\(job.kind) jobs"
+        let advice = "`bulwark job show \(job.id)` has the log; the alert resolves when the next \(job.kind) job ends cleanly"
+        switch job.state {
+        case .failed:
+            try await catalog.raiseAlert(
+                kind: .jobFailed, severity: .critical, subject: subject,
+                message: "the last \(job.kind) job (\(job.id), \(job.subject)) failed: \(job.error ?? "no reason given"). \(advice)",
+                at: now)
+            try await catalog.resolveAlerts(kind: .jobWarnings, subject: subject, at: now)
+        case .succeededWithWarnings:
+            try await catalog.raiseAlert(
+                kind: .jobWarnings, severity: .warning, subject: subject,
+                message: "the last \(job.kind) job (\(job.id), \(job.subject)) ended with warnings: \(job.error ?? "see its log"). \(advice)",
+                at: now)
+            try await catalog.resolveAlerts(kind: .jobFailed, subject: subject, at: now)
+        default:
+            try await catalog.resolveAlerts(kind: .jobFailed, subject: subject, at: now)
+            try await catalog.resolveAlerts(kind: .jobWarnings, subject: subject, at: now)
         }
     }
 
