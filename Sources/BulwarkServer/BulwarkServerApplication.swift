@@ -69,6 +69,13 @@ public enum BulwarkServerApplication {
         OperationRoutes(catalog: catalog).register(on: api)
         TaskRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
         SeedRoutes(catalog: catalog).register(on: api)
+        // Sockets of a run that ended are dead: clients get a clean "no such file" rather than a refused connect.
+        let exportFolder = directory.file("exports")
+        try? FileManager.default.removeItem(atPath: exportFolder)
+        var exportLogger = logger
+        exportLogger[metadataKey: "service"] = "exports"
+        let exports = PointExports(folder: exportFolder, logger: exportLogger)
+        ExportRoutes(catalog: catalog, exports: exports).register(on: api)
 
         let host = configuration.host
         let application = Application(
@@ -104,7 +111,9 @@ public enum BulwarkServerApplication {
             application,
             Scheduler(catalog: catalog, taskSignal: taskSignal, interval: interval, logger: schedulerLogger),
             // Retention is counted in days: an hourly pass prunes soon enough and costs nothing in between.
-            Maintenance(catalog: catalog, interval: .seconds(3600), logger: retentionLogger),
+            Maintenance(
+                catalog: catalog, interval: .seconds(3600), logger: retentionLogger,
+                inUse: { await exports.pointsInUse() }),
             AlertMonitor(catalog: catalog, interval: interval, webhook: configuration.alertWebhook, logger: alertLogger),
         ] + (verification.isEnabled ? [verification] : [])
     }

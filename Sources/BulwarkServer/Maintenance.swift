@@ -12,12 +12,18 @@ struct Maintenance: Service {
     let interval: Duration
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Points in use now (served over NBD for a browse or a restore): kept until they are no longer.
+    let inUse: @Sendable () async -> Set<RecoveryPointID>
 
-    init(catalog: Catalog, interval: Duration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+    init(
+        catalog: Catalog, interval: Duration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
+        inUse: @escaping @Sendable () async -> Set<RecoveryPointID> = { [] }
+    ) {
         self.catalog = catalog
         self.interval = interval
         self.logger = logger
         self.clock = clock
+        self.inUse = inUse
     }
 
     /// What one pass did.
@@ -25,6 +31,8 @@ struct Maintenance: Service {
         var pruned: [RecoveryPointID] = []
         var failed: [RecoveryPointID] = []
         var collected: [ResourceName] = []
+        /// Past their retention but in use (served over NBD): pruned by a later pass.
+        var kept: [RecoveryPointID] = []
     }
 
     func run() async throws {
@@ -34,7 +42,15 @@ struct Maintenance: Service {
     /// Prunes what retention lets go at `now`, then collects garbage where points went.
     func pass(now: Date) async throws -> Report {
         var report = Report()
-        let points = try await catalog.prunablePoints(now: now)
+        let due = try await catalog.prunablePoints(now: now)
+        let busy = await inUse()
+        let points = due.filter { !busy.contains($0.id) }
+        report.kept = due.filter { busy.contains($0.id) }.map(\.id)
+        if !report.kept.isEmpty {
+            logger.info(
+                "retention keeps points in use until they are released",
+                metadata: ["points": "\(report.kept.map(\.description).joined(separator: ", "))"])
+        }
         guard !points.isEmpty else { return report }
         let job = try await catalog.createJob(NewJob(kind: .prune, subject: "retention", createdAt: now))
         _ = try await catalog.updateJob(id: job.id, JobUpdate(state: .running, phase: .transfer), at: now)

@@ -14,3 +14,4 @@ extension AlertView: ResponseEncodable {}
 extension EnrollmentTokenView: ResponseEncodable {}
 extension AgentView: ResponseEncodable {}
 extension EnrollmentResponse: ResponseEncodable {}
+extension ExportView: ResponseEncodable {}

@@ -1,0 +1,112 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Logging
+import NBDServer
+
+/// The recovery points bulwarkd serves over NBD now, each on a unix socket of its own under the data directory's
+/// `exports/` folder, one export per disk. A served point is in use: retention keeps it until its export stops.
+actor PointExports {
+    struct Session: Sendable {
+        let id: String
+        let point: RecoveryPointInfo
+        let disks: [(target: String, size: UInt64)]
+        let server: NBDServer
+        let createdAt: Date
+    }
+
+    private let folder: String
+    private let logger: Logger
+    private var sessions: [String: Session] = [:]
+
+    init(folder: String, logger: Logger) {
+        self.folder = folder
+        self.logger = logger
+    }
+
+    /// Decoded chunks kept per export: 16 chunks, 64 MiB at the default chunk size.
+    static let cachedChunks = 16
+
+    /// Serves `point` from the datastore at `path`. Refused when the point is damaged (naming the chunks it
+    /// lacks) or its datastore cannot be read.
+    func open(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> Session {
+        let reference = RecoveryPointRef(vm: point.vmUUID, point: point.id)
+        let label = "point \(point.id) of VM \(point.vmName)"
+        let (store, disks) = try await runBlocking { () throws -> (Datastore, [(String, FixedIndex)]) in
+            let store: Datastore
+            do {
+                store = try Datastore.open(at: path)
+            } catch {
+                throw APIError.conflict(
+                    "datastore \(point.datastore) at \(path) cannot be opened (\(error)), so \(label) cannot be served; mount its file system")
+            }
+            let manifest = try store.readManifest(reference)
+            var disks: [(String, FixedIndex)] = []
+            var missing: [String] = []
+            for disk in manifest.disks {
+                let index = try store.readIndex(reference, disk: disk.target)
+                disks.append((disk.target, index))
+                if point.state == .damaged {
+                    for digest in Set(index.digests) where digest != store.zeroDigest && !store.hasChunk(digest) {
+                        missing.append("\(disk.target): \(digest)")
+                    }
+                }
+            }
+            if point.state == .damaged {
+                throw APIError.conflict(
+                    "\(label) is damaged and cannot be served"
+                        + (missing.isEmpty
+                            ? "; run `bulwark verify` to name its bad chunks"
+                            : ": it lacks chunks \(missing.sorted().prefix(10).joined(separator: ", "))\(missing.count > 10 ? " and \(missing.count - 10) more" : "")")
+                        + "; choose an earlier point (`bulwark points \(point.vmName)`)")
+            }
+            return (store, disks)
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let id = String(UUID().uuidString.lowercased().prefix(8))
+        let cache = ChunkCache(capacity: Self.cachedChunks)
+        let exports = try NBDExports(disks.map { target, index in
+            (name: target,
+             source: RecoveryPointDisk(store: store, index: index, cache: cache, label: "disk \(target) of \(label)")
+                as any NBDExportSource)
+        })
+        let logger = self.logger
+        let server = try NBDServer(socketPath: "\(folder)/\(id).sock", exports: exports) { message in
+            logger.warning("\(message)", metadata: ["export": "\(id)", "point": "\(point.id)"])
+        }
+        let session = Session(
+            id: id, point: point, disks: disks.map { ($0.0, $0.1.logicalSize) }, server: server, createdAt: Date())
+        sessions[id] = session
+        logger.info("serving a recovery point over NBD", metadata: ["export": "\(id)", "point": "\(point.id)", "socket": "\(server.socketPath)"])
+        return session
+    }
+
+    func list() -> [Session] { sessions.values.sorted { $0.createdAt < $1.createdAt } }
+
+    func session(_ id: String) throws -> Session {
+        guard let session = sessions[id] else {
+            throw APIError.notFound("no export has id \(id); `bulwark export list` lists them")
+        }
+        return session
+    }
+
+    /// Stops serving export `id`; its open connections are closed.
+    func close(_ id: String) throws -> Session {
+        let session = try session(id)
+        session.server.stop()
+        sessions.removeValue(forKey: id)
+        logger.info("stopped serving a recovery point", metadata: ["export": "\(id)", "point": "\(session.point.id)"])
+        return session
+    }
+
+    /// Stops every export (bulwarkd is stopping).
+    func closeAll() {
+        for session in sessions.values { session.server.stop() }
+        sessions.removeAll()
+    }
+
+    /// The points served now, which retention must keep.
+    func pointsInUse() -> Set<RecoveryPointID> { Set(sessions.values.map(\.point.id)) }
+}

@@ -1,0 +1,106 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Logging
+import NBD
+import TestSupport
+import BulwarkClient
+import Testing
+
+@testable import BulwarkServer
+
+/// The client error `body` ends with; nil when it succeeds.
+func refusal(_ body: () async throws -> Void) async -> ClientError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as ClientError {
+        return error
+    } catch {
+        Issue.record("expected a ClientError, got \(error)")
+        return nil
+    }
+}
+
+/// Recovery points served over NBD from the datastore, read by nbdcopy and qemu-img: bit-exact, zeros as holes;
+/// damaged points refused by name; a served point kept by retention until its export stops.
+@Suite struct ExportTests {
+    @Test func aPointIsServedBitExactToRealClients() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let id = try await VerificationTests.backUp(fleet)
+            let view: ExportView = try await fleet.admin.post("/v1/exports", ExportRequest(vm: "kvm1/web1", point: "latest"))
+            #expect(view.point == id.description && view.disks.map(\.target) == ["vda", "vdb"])
+            let scratch = try TemporaryDirectory("export-test")
+            defer { scratch.cleanUp() }
+            for (disk, image) in [(view.disks[0], fleet.vda.image), (view.disks[1], fleet.vdb.image)] {
+                #expect(disk.sizeBytes == Int64(image.count))
+                let copy = scratch.file("\(disk.target).raw")
+                _ = try ChildProcess.run("nbdcopy", [disk.uri, copy])
+                #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: copy))) == image, "disk \(disk.target)")
+                let compared = try ChildProcess.run("qemu-img", ["compare", "-F", "raw", disk.uri, copy])
+                #expect(compared.contains("identical"), "\(compared)")
+            }
+            // The zero block of vda is a hole, not data.
+            let map = try ChildProcess.run("nbdinfo", ["--map", view.disks[0].uri])
+            #expect(map.contains("hole"), "\(map)")
+
+            let listed: [ExportView] = try await fleet.admin.get("/v1/exports")
+            #expect(listed.map(\.id) == [view.id])
+            let stopped: ExportView = try await fleet.admin.delete("/v1/exports/\(view.id)")
+            #expect(stopped.id == view.id && !FileManager.default.fileExists(atPath: view.socket))
+            let gone = await refusal { let _: ExportView = try await fleet.admin.get("/v1/exports/\(view.id)") }
+            #expect(gone?.code == .notFound)
+        }
+    }
+
+    @Test func badRequestsAndDamagedPointsAreRefusedByName() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            func export(_ point: String, vm: String = "kvm1/web1") async -> ClientError? {
+                await refusal { let _: ExportView = try await fleet.admin.post("/v1/exports", ExportRequest(vm: vm, point: point)) }
+            }
+            let none = await export("latest")
+            #expect(none?.code == .notFound && none?.message.contains("no restorable recovery point") == true, "\(String(describing: none))")
+            let id = try await VerificationTests.backUp(fleet)
+            let bad = await export("yesterday")
+            #expect(bad?.code == .rejected && bad?.message.contains("not a recovery point id") == true, "\(String(describing: bad))")
+            let wrongVM = await export(id.description, vm: "kvm2/app1")
+            #expect(wrongVM?.code == .notFound && wrongVM?.message.contains("not a point of VM") == true, "\(String(describing: wrongVM))")
+
+            // A chunk lost from the datastore and the point marked damaged (as verify does): refused, naming it.
+            let chunk = try #require(try VerificationTests.chunkFiles(fleet.storePath).first)
+            try FileManager.default.removeItem(atPath: chunk)
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            try await catalog.updateRecoveryPointState(id: id, to: .damaged)
+            let damaged = await export(id.description)
+            let digest = URL(fileURLWithPath: chunk).lastPathComponent
+            #expect(damaged?.code == .rejected && damaged?.message.contains(digest) == true, "\(String(describing: damaged))")
+        }
+    }
+
+    /// Retention keeps a point while it is served (a browse or restore reads it) and prunes it once it is not.
+    @Test func retentionKeepsAServedPoint() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let old = try await VerificationTests.backUp(fleet)
+            _ = try await VerificationTests.backUp(fleet)
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let scratch = try TemporaryDirectory("export-retention")
+            defer { scratch.cleanUp() }
+            let exports = PointExports(folder: scratch.file("exports"), logger: Logger(label: "exports-test"))
+            let session = try await exports.open(try await catalog.recoveryPoint(id: old), datastorePath: fleet.storePath)
+            let maintenance = Maintenance(
+                catalog: catalog, interval: .seconds(3600), logger: Logger(label: "retention-test"),
+                inUse: { await exports.pointsInUse() })
+            let later = Date().addingTimeInterval(30 * 86_400)
+            let first = try await maintenance.pass(now: later)
+            #expect(first.kept == [old] && first.pruned.isEmpty)
+            // The served point still reads while retention waits.
+            let connection = try NBDConnection(.unix(path: session.server.socketPath, export: "vda"))
+            #expect(try connection.read(offset: 0, length: 4096) == Array(fleet.vda.image[0..<4096]))
+            _ = try await exports.close(session.id)
+            let second = try await maintenance.pass(now: later)
+            #expect(second.pruned == [old])
+        }
+    }
+}
