@@ -72,6 +72,8 @@ public struct AgentTask: Codable, Sendable, Hashable {
         case sync
         /// Read every allocated block and compare with the previous point, whatever the checkpoint says.
         case consistencyCheck = "consistency-check"
+        /// Write a recovery point's disks back (`restore` says where) and define its domain.
+        case restore
     }
 
     /// The previous recovery point of the VM in the task's datastore: what unchanged chunks are carried over from
@@ -130,10 +132,12 @@ public struct AgentTask: Codable, Sendable, Hashable {
     /// The point is an express full backup (a sync just before a scheduled recovery point).
     public var expressFull: Bool
     public var base: Base?
+    /// What a `restore` task writes, and where.
+    public var restore: AgentRestore?
 
     public init(
         id: String, command: Command, vmUUID: UUID, vmName: String, requestedAt: Date, startAt: Date, chunkSize: Int,
-        quiesce: QuiesceMode, expressFull: Bool, base: Base?
+        quiesce: QuiesceMode, expressFull: Bool, base: Base?, restore: AgentRestore? = nil
     ) {
         self.id = id
         self.command = command
@@ -145,6 +149,7 @@ public struct AgentTask: Codable, Sendable, Hashable {
         self.quiesce = quiesce
         self.expressFull = expressFull
         self.base = base
+        self.restore = restore
     }
 }
 

@@ -61,7 +61,11 @@ public struct AgentService: Service, CustomStringConvertible {
         logger.info(
             "bulwark-agent running",
             metadata: ["server": "\(configuration.identity.serverURL)", "libvirt": "\(configuration.libvirtURI)"])
-        // No task runs yet: whatever is in the scratch folder is left from a run that died.
+        // No task runs yet: whatever is in the scratch folder is left from a run that died. A new VM's restore
+        // that died first loses its half-written files, unless its domain got defined.
+        let partial = PartialRestores(stateDirectory: configuration.scratchDirectory)
+        let definedUUIDs = Set((try? await hypervisor.run { try $0.listDomains().map(\.uuid) }) ?? [])
+        partial.cleanUp(defined: { definedUUIDs.contains($0) }, logger: logger)
         if let leftovers = try? FileManager.default.contentsOfDirectory(atPath: configuration.scratchDirectory) {
             for name in leftovers { try? FileManager.default.removeItem(atPath: "\(configuration.scratchDirectory)/\(name)") }
         }
@@ -160,6 +164,19 @@ public struct AgentService: Service, CustomStringConvertible {
                         hypervisor = try await source.get()
                     } catch {
                         await SyncRunner.finish(taskID: task.id, failure: error, server: server, logger: taskLog)
+                        return
+                    }
+                    if task.command == .restore {
+                        guard let restore = task.restore else {
+                            await SyncRunner.finish(
+                                taskID: task.id, failure: AgentError(.invalid, "the restore task says nothing to restore"),
+                                server: server, logger: taskLog)
+                            return
+                        }
+                        await RestoreRunner(
+                            task: task, restore: restore, host: host, hypervisor: hypervisor, server: server,
+                            stateDirectory: scratch, logger: taskLog, vmLocks: vmLocks
+                        ).run()
                         return
                     }
                     await SyncRunner(

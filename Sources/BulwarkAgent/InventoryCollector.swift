@@ -9,8 +9,16 @@ public enum InventoryCollector {
         let vms = try await hypervisor.run { connection in
             try connection.listDomains().compactMap { summary -> AgentInventoryReport.VM? in
                 guard let uuid = UUID(uuidString: summary.uuid) else { return nil }
-                let domain = try connection.domain(uuid: summary.uuid)
-                let disks = try domain.description().protectableDisks.map { disk in
+                let domain: Domain
+                let description: DomainDescription
+                do {
+                    domain = try connection.domain(uuid: summary.uuid)
+                    description = try domain.description()
+                } catch let error as LibvirtError where error.code == .noDomain {
+                    // Undefined between the listing and the lookup: the next report does not list it.
+                    return nil
+                }
+                let disks = description.protectableDisks.map { disk in
                     VMView.Disk(
                         target: disk.target, format: disk.format ?? "raw",
                         capacityBytes: Int64((try? domain.blockInfo(disk.target).capacity) ?? 0), path: disk.sourcePath)

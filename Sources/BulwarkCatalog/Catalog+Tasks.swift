@@ -279,6 +279,9 @@ extension Catalog {
     ) async throws -> JobInfo {
         try await write { db in
             var record = try Self.runningTaskRecord(db, id: id, host: host)
+            guard try Self.decodeParameters(record).command != .restore else {
+                throw CatalogError(.conflict, "task \(id) is a restore, which makes no recovery point; complete it instead")
+            }
             guard !record.cancelRequested else {
                 throw CatalogError(
                     .conflict,
@@ -403,14 +406,16 @@ extension Catalog {
             db,
             sql: """
                 SELECT job.* FROM job JOIN vm ON vm.uuid = job.vm_uuid
-                WHERE job.state = ? AND job.parameters IS NOT NULL AND vm.host_id = ?
+                WHERE job.state = ? AND job.parameters IS NOT NULL
+                  AND ((job.target_host IS NULL AND vm.host_id = ?)
+                       OR job.target_host = (SELECT host FROM agent WHERE id = ?) COLLATE NOCASE)
                   AND (job.start_at IS NULL OR job.start_at <= ?)
                   AND (SELECT COUNT(*) FROM job other WHERE other.state = ? AND other.parameters IS NOT NULL
                          AND other.datastore_id = job.datastore_id) < ?
                 ORDER BY job.created_at, job.id
                 LIMIT 1
                 """,
-            arguments: [JobState.queued.rawValue, agentID, now, running, limits.perDatastore ?? Int.max])
+            arguments: [JobState.queued.rawValue, agentID, agentID, now, running, limits.perDatastore ?? Int.max])
     }
 
     static func runningTasks(_ db: Database, host: String) throws -> [JobRecord] {
@@ -479,7 +484,7 @@ extension Catalog {
             retentionDays = try decodePolicy(group).retentionDays
         }
         var base: TaskInfo.Base?
-        if let point = try fetchPoints(
+        if parameters.command != .restore, let point = try fetchPoints(
             db, where: "rp.vm_uuid = ? AND rp.datastore_id = ? AND rp.state IN (?, ?)",
             arguments: [vmText, datastoreID, RecoveryPointState.committed.rawValue, RecoveryPointState.verified.rawValue],
             order: "rp.created_at DESC, rp.id DESC", limit: 1

@@ -18,6 +18,7 @@ struct AgentRoutes {
     let taskSignal: TaskSignal
     let limits: JobLimits
     let retry: RetryPolicy
+    let restores = RestoreLedger()
 
     /// The longest an agent's poll for a task may wait.
     static let maximumWait = 60
@@ -34,6 +35,7 @@ struct AgentRoutes {
     static let maximumInventorySize = 8 << 20
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
+        registerRestore(on: group)
         group.get("ping") { _, context in
             AgentPing(host: try Self.host(context), serverTime: Date())
         }
@@ -108,6 +110,7 @@ struct AgentRoutes {
         }
         group.put("tasks/:id/chunks/:digest") { request, context in
             let (task, _) = try await runningTask(context)
+            try Self.requireSync(task)
             let digest = try Self.digest(try context.parameters.require("digest"))
             let path = task.datastorePath.path
             let store = try await runBlocking { try Datastore.open(at: path) }
@@ -127,6 +130,7 @@ struct AgentRoutes {
         }
         group.post("tasks/:id/commit") { request, context in
             let (task, host) = try await runningTask(context)
+            try Self.requireSync(task)
             guard !task.cancelRequested else {
                 throw APIError.conflict(
                     "task \(task.job.id) was cancelled by an admin, so its point is not recorded; finish the task as cancelled")
@@ -143,6 +147,8 @@ struct AgentRoutes {
                 id: task.job.id, host: host, state: finish.state, error: finish.error,
                 transient: finish.transient ?? false, retry: retry)
             await uploads.forget(task.job.id)
+            await restores.forget(task.job.id)
+            await Self.notify(job, of: task, logger: Self.logger(context, task))
             await Self.promoteStagedChunks(of: task, logger: Self.logger(context, task))
             Self.logger(context, task).info("task ended", metadata: ["state": "\(job.state)", "error": "\(job.error ?? "")"])
             return Response(status: .noContent)
@@ -210,6 +216,22 @@ struct AgentRoutes {
             return nil
         }
         await promoteStagedChunksOfEndedJobs(in: store, logger: logger)
+        if task.parameters.command == .restore {
+            do {
+                let restore = try await restoreAssignment(task, store: store)
+                logger.info("restore claimed", metadata: ["vm": "\(task.vmName)", "point": "\(restore.pointID)"])
+                return AgentTask(
+                    id: task.job.id.description, command: .restore, vmUUID: task.vmUUID, vmName: task.vmName,
+                    requestedAt: task.job.createdAt, startAt: task.job.startAt ?? task.job.createdAt,
+                    chunkSize: task.chunkSize, quiesce: .auto, expressFull: false, base: nil, restore: restore)
+            } catch {
+                let reason = "the point to restore cannot be read from datastore \(task.datastore): \(error)"
+                logger.error("cannot start the restore: \(reason)")
+                let job = try await catalog.finishTask(id: task.job.id, host: task.host ?? "", state: .failed, error: reason)
+                await Self.notify(job, of: task, logger: logger)
+                return nil
+            }
+        }
         var base: AgentTask.Base?
         if let point = task.base {
             let reference = RecoveryPointRef(vm: task.vmUUID, point: point.point.id)
@@ -245,6 +267,13 @@ struct AgentRoutes {
     }
 
     // MARK: - Helpers
+
+    /// Uploads and commits belong to syncs: a restore reads a point and must never make one.
+    static func requireSync(_ task: TaskInfo) throws {
+        guard task.parameters.command != .restore else {
+            throw APIError.conflict("task \(task.job.id) is a restore: it uploads nothing and ends with POST …/complete")
+        }
+    }
 
     static func host(_ context: BulwarkRequestContext) throws -> String {
         guard let host = context.agentHost else {

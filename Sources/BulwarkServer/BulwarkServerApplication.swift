@@ -76,6 +76,7 @@ public enum BulwarkServerApplication {
         exportLogger[metadataKey: "service"] = "exports"
         let exports = PointExports(folder: exportFolder, logger: exportLogger)
         ExportRoutes(catalog: catalog, exports: exports).register(on: api)
+        RecoveryRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
 
         let host = configuration.host
         let application = Application(

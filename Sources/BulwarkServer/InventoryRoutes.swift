@@ -5,7 +5,7 @@ import BulwarkStore
 import Foundation
 import Hummingbird
 
-/// `/v1/vms`, `/v1/points`, `/v1/verify`, `/v1/gc`, and recovery, which arrives with a later issue.
+/// `/v1/vms`, `/v1/points`, `/v1/verify` and `/v1/gc`.
 struct InventoryRoutes {
     let catalog: Catalog
 
@@ -41,9 +41,6 @@ struct InventoryRoutes {
                         + "\(report.incompletePointsRemoved) incomplete points removed",
                     ok: true)
             }
-        }
-        for (path, what, issue) in [("recover", "recovery", 6)] {
-            group.post(RouterPath(path)) { _, _ -> Response in throw APIError.notAvailable(what, issue: issue) }
         }
     }
 

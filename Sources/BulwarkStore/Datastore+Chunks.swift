@@ -65,8 +65,30 @@ extension Datastore {
         return try ChunkFile.decode(bytes, digest: digest, path: path, maximumLength: chunkSize)
     }
 
+    /// A chunk's file as stored (header and compressed payload), for sending to an agent that decodes and checks
+    /// it itself (``decodeChunkFile(_:digest:chunkSize:)``). Only the header is checked here.
+    public func readChunkFile(_ digest: ChunkDigest) throws(DatastoreError) -> [UInt8] {
+        let path = chunkPath(digest)
+        guard let bytes = try FileSystem.read(path) else {
+            throw DatastoreError(
+                .chunkMissing,
+                "chunk \(digest) is missing from the datastore at \(root) (no \(path)); run a verify",
+                digest: digest)
+        }
+        guard ChunkFile.header(of: bytes) != nil else {
+            throw DatastoreError(.chunkCorrupt, "chunk file \(path) has no valid header; run a verify", digest: digest)
+        }
+        return bytes
+    }
+
+    /// The plain bytes of a chunk file received from a datastore, after checking its CRC-32, decompressing and
+    /// checking its SHA-256 against `digest`: what a restore writes is exactly what was backed up.
+    public static func decodeChunkFile(_ bytes: [UInt8], digest: ChunkDigest, chunkSize: Int) throws(DatastoreError) -> [UInt8] {
+        try ChunkFile.decode(bytes, digest: digest, path: "chunk \(digest) from the server", maximumLength: chunkSize)
+    }
+
     /// Whether every byte is zero; stops at the first that is not, so random data costs next to nothing.
-    static func isAllZero(_ bytes: [UInt8]) -> Bool {
+    public static func isAllZero(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { buffer in
             let words = buffer.count / 8
             for index in 0..<words where buffer.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != 0 {

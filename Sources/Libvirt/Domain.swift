@@ -81,6 +81,11 @@ public final class Domain {
         guard virDomainCreate(handle) == 0 else { throw LibvirtError.last("virDomainCreate", subject: subject) }
     }
 
+    /// Asks the guest to shut down (ACPI, or the guest agent); returns at once, before the guest is off.
+    public func shutdown() throws(LibvirtError) {
+        guard virDomainShutdown(handle) == 0 else { throw LibvirtError.last("virDomainShutdown", subject: subject) }
+    }
+
     /// Stops the domain at once, like pulling the plug.
     public func destroy() throws(LibvirtError) {
         guard virDomainDestroy(handle) == 0 else { throw LibvirtError.last("virDomainDestroy", subject: subject) }

@@ -87,6 +87,41 @@ enum XMLTree {
         }
 
         func childText(_ name: String) -> String? { child(name)?.text }
+
+        // Editing, for documents libvirt will read back (a recovery point's domain made into a new VM).
+
+        func setAttribute(_ name: String, _ value: String) { xmlSetProp(node, name, value) }
+
+        func removeAttribute(_ name: String) { xmlUnsetProp(node, name) }
+
+        /// Replaces the element's content with `text`, escaped.
+        func setText(_ text: String) {
+            // xmlNodeSetContent would read entity references in the text; AddContent takes it literally.
+            xmlNodeSetContent(node, nil)
+            xmlNodeAddContent(node, text)
+        }
+
+        /// Unlinks the element from its document (the document frees it).
+        func remove() {
+            xmlUnlinkNode(node)
+            xmlFreeNode(node)
+        }
+
+        /// Appends an empty child element and returns it.
+        @discardableResult
+        func addChild(_ name: String) -> Element {
+            Element(node: xmlNewChild(node, nil, name, nil), document: document)
+        }
+
+        /// The whole document this element belongs to, as XML.
+        var documentXML: String {
+            var buffer: UnsafeMutablePointer<xmlChar>?
+            var size: Int32 = 0
+            xmlDocDumpMemoryEnc(document.pointer, &buffer, &size, "UTF-8")
+            guard let buffer else { return "" }
+            defer { bulwark_xml_free(buffer) }
+            return String(cString: buffer)
+        }
     }
 
     /// An element to write: name, attributes in order, optional text, children.

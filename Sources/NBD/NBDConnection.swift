@@ -148,6 +148,23 @@ public final class NBDConnection {
         return bytes
     }
 
+    /// Writes `bytes` at `offset` (at most 32 MiB in one call).
+    public func pwrite(_ bytes: [UInt8], offset: UInt64) throws(NBDError) {
+        guard !bytes.isEmpty else { return }
+        let written = bytes.withUnsafeBytes { buffer in
+            nbd_pwrite(handle, buffer.baseAddress, buffer.count, offset, 0)
+        }
+        guard written == 0 else { throw NBDError.last("nbd_pwrite", subject: "\(endpoint) at offset \(offset)") }
+    }
+
+    /// Asks the server to make every completed write durable.
+    public func flush() throws(NBDError) {
+        guard nbd_flush(handle, 0) == 0 else { throw NBDError.last("nbd_flush", subject: endpoint.description) }
+    }
+
+    /// Whether the server accepts writes.
+    public var isReadOnly: Bool { nbd_is_read_only(handle) != 0 }
+
     /// The extents of every negotiated meta context over `range`, each list covering the whole range exactly,
     /// with neighbouring extents of equal flags merged.
     ///

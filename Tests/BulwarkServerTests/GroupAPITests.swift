@@ -214,8 +214,7 @@ import Testing
             let recover = await #expect(throws: ClientError.self) {
                 let _: JobView = try await client.post("/v1/recover", [String: String]())
             }
-            #expect(recover?.code == .notAvailable)
-            #expect(recover?.message.contains("#6") == true)
+            #expect(recover?.code == .rejected, "a recovery request names the VM and the point")
         }
     }
 }

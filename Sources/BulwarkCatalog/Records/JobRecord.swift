@@ -31,4 +31,5 @@ struct JobRecord: CatalogRecord, PersistableRecord {
     // Retries (schema 5).
     var attempt: Int = 1
     var retryOf: String? = nil
+    var targetHost: String? = nil
 }

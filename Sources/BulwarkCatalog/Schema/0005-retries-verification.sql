@@ -1,5 +1,5 @@
--- Bulwark catalog, schema version 5: retries of failed tasks, verification of points, and the disk paths a point
--- was read from.
+-- Bulwark catalog, schema version 5: retries of failed tasks, verification of points, the disk paths a point was
+-- read from, and restore tasks.
 --
 -- A task that fails for a reason that may pass (its agent restarted, bulwarkd stopped, the agent lost the server or
 -- the NBD connection) is queued again as a new job, `attempt` one higher, `retry_of` naming the job it retries and
@@ -15,3 +15,8 @@ CREATE INDEX job_retry_of ON job(retry_of) WHERE retry_of IS NOT NULL;
 
 ALTER TABLE recovery_point ADD COLUMN verified_at TEXT;
 ALTER TABLE recovery_point ADD COLUMN disk_paths TEXT CHECK (disk_paths IS NULL OR json_valid(disk_paths));
+
+-- A restore task runs on the host it writes to (`target_host`), which for a new VM on another host is not the host
+-- the VM lives on; NULL for every other task, which runs where its VM is. Its `recovery_point_id` names the point it
+-- reads, which retention keeps while the task is queued or running.
+ALTER TABLE job ADD COLUMN target_host TEXT;

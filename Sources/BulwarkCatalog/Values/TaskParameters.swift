@@ -9,8 +9,52 @@ public struct TaskParameters: Hashable, Sendable, Codable {
         case sync
         /// Read every allocated block and compare with the previous point, whatever the checkpoint says.
         case consistencyCheck = "consistency-check"
+        /// Write a recovery point back (``TaskParameters/restore`` says where).
+        case restore
 
         public var description: String { rawValue }
+    }
+
+    /// Where and how a restore task writes its point.
+    public struct Restore: Hashable, Sendable, Codable {
+        public enum Mode: String, Hashable, Sendable, Codable {
+            /// Stop the VM, write its disks back in place, restore its definition, start it if it was running.
+            case original
+            /// A new VM (new name, UUID, MAC addresses) on `host`, its disks in `folder`.
+            case alternate
+        }
+
+        public var point: RecoveryPointID
+        public var mode: Mode
+        /// The host whose agent writes it.
+        public var host: String
+        public var folder: String?
+        public var name: String?
+        public var uuid: UUID?
+        /// `qcow2` or `raw` (alternate).
+        public var format: String?
+        public var start: Bool
+        public var shutdownTimeout: Int
+        public var throttle: Throttle?
+        public var notify: URL?
+
+        public init(
+            point: RecoveryPointID, mode: Mode, host: String, folder: String? = nil, name: String? = nil,
+            uuid: UUID? = nil, format: String? = nil, start: Bool = false, shutdownTimeout: Int = 120,
+            throttle: Throttle? = nil, notify: URL? = nil
+        ) {
+            self.point = point
+            self.mode = mode
+            self.host = host
+            self.folder = folder
+            self.name = name
+            self.uuid = uuid
+            self.format = format
+            self.start = start
+            self.shutdownTimeout = shutdownTimeout
+            self.throttle = throttle
+            self.notify = notify
+        }
     }
 
     public var command: Command
@@ -24,10 +68,13 @@ public struct TaskParameters: Hashable, Sendable, Codable {
     public var retentionDays: Int
     /// Queued because the VM joined its group (absent in tasks made before there were initial replicas).
     public var initialReplica: Bool?
+    /// A restore's point and destination.
+    public var restore: Restore?
 
     public init(
         command: Command, expressFull: Bool = false, retainUntil: Date? = nil, quiesce: QuiesceMode = .auto,
-        retentionDays: Int = ProtectionPolicy.default.retentionDays, initialReplica: Bool = false
+        retentionDays: Int = ProtectionPolicy.default.retentionDays, initialReplica: Bool = false,
+        restore: Restore? = nil
     ) {
         self.command = command
         self.expressFull = expressFull
@@ -35,12 +82,14 @@ public struct TaskParameters: Hashable, Sendable, Codable {
         self.quiesce = quiesce
         self.retentionDays = retentionDays
         self.initialReplica = initialReplica ? true : nil
+        self.restore = restore
     }
 
     /// The job kind listings show for a task with these parameters.
     public var jobKind: JobKind {
         switch command {
         case .consistencyCheck: .consistencyCheck
+        case .restore: .recovery
         case .sync: initialReplica == true ? .initialReplica : expressFull ? .expressFull : .sync
         }
     }

@@ -1,0 +1,378 @@
+import BulwarkAPI
+import BulwarkCore
+import BulwarkStore
+import Dispatch
+import Foundation
+import Libvirt
+import Logging
+import NBD
+
+/// Runs a restore task on this host: writes each disk of a recovery point — to a new VM's files in a folder
+/// (alternate location), or back over the VM's own disks, only the chunks that differ (original place) — and
+/// defines the domain.
+///
+/// Chunks come from bulwarkd as they are stored (compressed), and each is checked against its digest before it is
+/// written. Everything that can refuse the restore (the folder, the space, the name, path lengths, the VM's disks)
+/// is checked before the first byte moves; a new VM's files are removed when the restore fails, and listed in the
+/// state directory while it runs, so an agent that died mid-restore removes them when it starts again.
+struct RestoreRunner {
+    let task: AgentTask
+    let restore: AgentRestore
+    let host: String
+    let hypervisor: Hypervisor
+    let server: ServerConnection
+    let stateDirectory: String
+    let logger: Logger
+    let vmLocks: VMLocks
+
+    /// Chunk downloads in flight at once: enough to keep the network and the decoder busy on two cores.
+    static let parallelFetches = 4
+
+    var subject: String { "VM \(task.vmName) (\(task.vmUUID.uuidString.lowercased()))" }
+
+    func run() async {
+        await vmLocks.acquire(task.vmUUID)
+        defer { Task { [vmLocks, task] in await vmLocks.release(task.vmUUID) } }
+        let reporter = TaskReporter(taskID: task.id, server: server, logger: logger)
+        await reporter.start()
+        do {
+            let (summary, received) = try await perform(reporter)
+            await reporter.stop()
+            _ = try await Retry.transient("report the end of restore \(task.id)", logger: logger) { () async throws(AgentError) in
+                try await server.json(
+                    .POST, "/v1/agent/tasks/\(task.id)/complete",
+                    body: AgentTaskComplete(summary: summary, bytesReceived: received), as: JobView.self)
+            }
+            await reporter.close()
+            logger.info("restore done: \(summary)", metadata: ["job": "\(task.id)"])
+        } catch {
+            await reporter.stop()
+            await SyncRunner.finish(taskID: task.id, failure: error, server: server, logger: logger)
+        }
+    }
+
+    /// One disk to write: where, in which format, and whether to compare with what is there.
+    struct Target: Sendable {
+        var disk: AgentRestore.Disk
+        var path: String
+        var format: String
+        /// The file exists and holds the VM's current data: write only the chunks that differ.
+        var inPlace: Bool
+    }
+
+    func perform(_ reporter: TaskReporter) async throws -> (String, Int64) {
+        await reporter.enter(.snapshot)
+        if task.startAt > Date() { try await Task.sleep(for: .seconds(task.startAt.timeIntervalSinceNow)) }
+        let throttle = try restore.throttle.map { text in
+            do { return try Throttle(parsing: text) } catch { throw AgentError(.invalid, "\(error)") }
+        }
+        switch restore.mode {
+        case "alternate":
+            return try await alternate(reporter, throttle: throttle)
+        case "original":
+            return try await original(reporter, throttle: throttle)
+        default:
+            throw AgentError(.invalid, "restore mode '\(restore.mode)' is not known to this agent; upgrade it")
+        }
+    }
+
+    // MARK: - Alternate location
+
+    private func alternate(_ reporter: TaskReporter, throttle: Throttle?) async throws -> (String, Int64) {
+        guard let folder = restore.folder, let name = restore.name, let uuid = restore.uuid else {
+            throw AgentError(.invalid, "the restore task names no folder, name or UUID for the new VM")
+        }
+        let format = restore.format ?? "qcow2"
+        let targets = restore.disks.map { disk in
+            Target(
+                disk: disk, path: "\(folder)/\(name)-\(disk.target).\(format == "raw" ? "img" : "qcow2")",
+                format: format, inPlace: false)
+        }
+        try await RestorePreflight.checkFolder(folder, files: targets.map(\.path), host: host,
+            needed: restore.disks.reduce(0) { $0 + $1.dataBytes })
+        let uuidText = uuid.uuidString.lowercased()
+        let taken = try await hypervisor.run { connection -> String? in
+            if (try? connection.domain(named: name)) != nil { return "a VM named \(name)" }
+            if (try? connection.domain(uuid: uuidText)) != nil { return "a VM with UUID \(uuidText)" }
+            return nil
+        }
+        if let taken {
+            throw AgentError(.invalid, "host \(host) already has \(taken); choose another name (--name)")
+        }
+        let relocated: String
+        do {
+            relocated = try DomainRelocation(
+                name: name, uuid: uuidText,
+                disks: Dictionary(uniqueKeysWithValues: targets.map { ($0.disk.target, DomainRelocation.Disk(path: $0.path, format: format)) }),
+                folder: folder
+            ).apply(to: restore.domainXML)
+        } catch {
+            throw AgentError(.invalid, "the point's domain definition cannot be made into a new VM: \(error)")
+        }
+        let ledger = PartialRestores(stateDirectory: stateDirectory)
+        try ledger.record(task: task.id, files: targets.map(\.path), domainUUID: uuidText)
+        do {
+            await reporter.log(.info, "restoring point \(restore.pointID) of \(subject) as new VM \(name) on \(host) in \(folder) (\(format))")
+            for target in targets {
+                try await RestorePreflight.create(target)
+            }
+            let received = try await transfer(targets, reporter: reporter, throttle: throttle)
+            await reporter.enter(.commit)
+            let start = restore.start
+            try await hypervisor.run { connection in
+                let domain = try connection.defineDomain(xml: relocated)
+                if start { try domain.start() }
+            }
+            try ledger.forget(task: task.id)
+            return ("defined VM \(name) (\(uuidText)) on \(host) from point \(restore.pointID), disks "
+                + targets.map { "\($0.disk.target)=\($0.path)" }.joined(separator: ", ")
+                + (start ? "; started" : ""), received)
+        } catch {
+            ledger.removeFiles(task: task.id, logger: logger)
+            throw error
+        }
+    }
+
+    // MARK: - Original place
+
+    private func original(_ reporter: TaskReporter, throttle: Throttle?) async throws -> (String, Int64) {
+        let uuid = task.vmUUID.uuidString.lowercased()
+        let subject = subject
+        let host = host
+        let current = try await hypervisor.run { connection -> (running: Bool, disks: [String: (path: String?, format: String, size: UInt64)]) in
+            let domain: Domain
+            do {
+                domain = try connection.domain(uuid: uuid)
+            } catch let error as LibvirtError where error.code == .noDomain {
+                throw AgentError(
+                    .libvirt, "\(subject) is not defined on \(host); recover it as a new VM (--to-host HOST --path DIR)",
+                    cause: error)
+            }
+            var disks: [String: (path: String?, format: String, size: UInt64)] = [:]
+            for disk in try domain.description().protectableDisks {
+                disks[disk.target] = (disk.sourcePath, disk.format ?? "raw", try domain.blockInfo(disk.target).capacity)
+            }
+            return (try domain.state().isActive, disks)
+        }
+        var targets: [Target] = []
+        for disk in restore.disks {
+            guard let now = current.disks[disk.target], let path = now.path else {
+                throw AgentError(
+                    .invalid,
+                    "\(subject) has no file-backed disk \(disk.target) now, which the point holds; recover it as a new VM instead")
+            }
+            guard now.size == disk.logicalSize else {
+                throw AgentError(
+                    .invalid,
+                    "disk \(disk.target) of \(subject) is \(now.size) bytes now and \(disk.logicalSize) in point \(restore.pointID); resize it back (qemu-img resize) or recover as a new VM")
+            }
+            targets.append(Target(disk: disk, path: path, format: now.format, inPlace: true))
+        }
+        if current.running {
+            await reporter.log(.info, "stopping \(subject) (up to \(restore.shutdownTimeout) s to shut down, then hard)")
+            try await stop(uuid: uuid, timeout: restore.shutdownTimeout)
+        }
+        await reporter.log(.info, "restoring point \(restore.pointID) of \(subject) over its disks on \(host)")
+        let received = try await transfer(targets, reporter: reporter, throttle: throttle)
+        await reporter.enter(.commit)
+        let xml = restore.domainXML
+        let restart = current.running || restore.start
+        try await hypervisor.run { connection in
+            let domain = try connection.defineDomain(xml: xml)
+            if restart { try domain.start() }
+        }
+        return ("wrote point \(restore.pointID) back over the disks of \(subject) on \(host) ("
+            + targets.map { "\($0.disk.target)=\($0.path)" }.joined(separator: ", ") + "), restored its definition"
+            + (restart ? ", started it" : ""), received)
+    }
+
+    private func stop(uuid: String, timeout: Int) async throws {
+        try? await hypervisor.run { try $0.domain(uuid: uuid).shutdown() }
+        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+        while Date() < deadline {
+            if try await !hypervisor.run({ try $0.domain(uuid: uuid).state().isActive }) { return }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        try await hypervisor.run { connection in
+            let domain = try connection.domain(uuid: uuid)
+            if try domain.state().isActive { try domain.destroy() }
+        }
+    }
+
+    // MARK: - Transfer
+
+    /// Writes every target's chunks; returns the bytes fetched from the server.
+    private func transfer(_ targets: [Target], reporter: TaskReporter, throttle: Throttle?) async throws -> Int64 {
+        await reporter.enter(.transfer)
+        await reporter.addTotal(Int64(targets.reduce(0) { $0 + $1.disk.logicalSize }))
+        let limiter = RateLimiter(throttle: throttle)
+        var received: Int64 = 0
+        for target in targets {
+            let index = try await fetchIndex(target.disk.target)
+            guard index.logicalSize == target.disk.logicalSize else {
+                throw AgentError(.rejected, "the server's index of disk \(target.disk.target) does not match its size")
+            }
+            let writer: DiskWriter
+            do {
+                writer = try await DiskWriter.open(path: target.path, format: target.format)
+            } catch {
+                throw AgentError(.local, "cannot open \(target.path) (disk \(target.disk.target)) for writing on \(host): \(error)", cause: error)
+            }
+            received += try await write(index, to: writer, target: target, reporter: reporter, limiter: limiter)
+            do {
+                try await writer.finish()
+            } catch {
+                throw AgentError(.local, "cannot flush \(target.path) on \(host): \(error)", cause: error)
+            }
+            await reporter.log(.info, "disk \(target.disk.target) written to \(target.path)")
+        }
+        return received
+    }
+
+    private func write(
+        _ index: FixedIndex, to writer: DiskWriter, target: Target, reporter: TaskReporter, limiter: RateLimiter
+    ) async throws -> Int64 {
+        let zero = ChunkDigest.zero(chunkSize: index.chunkSize)
+        var received: Int64 = 0
+        var skipped = 0
+        try await withThrowingTaskGroup(of: (Int, [UInt8]?, Int64).self) { group in
+            var next = 0
+            func schedule() {
+                guard next < index.chunkCount else { return }
+                let chunk = next
+                next += 1
+                let digest = index[chunk]
+                let range = index.range(ofChunk: chunk)
+                let length = Int(range.upperBound - range.lowerBound)
+                group.addTask {
+                    if target.inPlace {
+                        let present = try await writer.read(offset: range.lowerBound, length: length)
+                        let same = digest == zero ? Datastore.isAllZero(present) : ChunkDigest.of(present) == digest
+                        if same { return (chunk, nil, 0) }
+                    }
+                    if digest == zero { return (chunk, target.inPlace ? [UInt8](repeating: 0, count: length) : nil, 0) }
+                    let file = try await fetchChunk(digest)
+                    await limiter.take(file.count)
+                    let plain: [UInt8]
+                    do {
+                        plain = try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize)
+                    } catch {
+                        throw AgentError(.rejected, "chunk \(digest) from the server does not check out: \(error)", cause: error)
+                    }
+                    guard plain.count >= length else {
+                        throw AgentError(.rejected, "chunk \(digest) holds \(plain.count) bytes where disk \(target.disk.target) needs \(length)")
+                    }
+                    return (chunk, Array(plain.prefix(length)), Int64(file.count))
+                }
+            }
+            for _ in 0..<Self.parallelFetches { schedule() }
+            while let (chunk, bytes, fetched) = try await group.next() {
+                let range = index.range(ofChunk: chunk)
+                if let bytes {
+                    do {
+                        try await writer.write(bytes, offset: range.lowerBound)
+                    } catch {
+                        throw AgentError(
+                            .local, "cannot write disk \(target.disk.target) to \(target.path) on \(host) (is the disk full?): \(error)",
+                            cause: error)
+                    }
+                } else {
+                    skipped += 1
+                }
+                received += fetched
+                await reporter.add(scanned: Int64(range.upperBound - range.lowerBound), sent: fetched)
+                if await reporter.cancelRequested { throw AgentError(.cancelled, "cancelled by an admin") }
+                schedule()
+            }
+        }
+        if target.inPlace {
+            await reporter.log(.info, "disk \(target.disk.target): \(index.chunkCount - skipped) of \(index.chunkCount) chunks differed and were written")
+        }
+        return received
+    }
+
+    private func fetchIndex(_ target: String) async throws -> FixedIndex {
+        let path = "/v1/agent/tasks/\(task.id)/point/\(target)"
+        let (_, bytes) = try await Retry.transient("fetch the index of disk \(target)", logger: logger) { () async throws(AgentError) in
+            try await server.send(.GET, path, body: nil)
+        }
+        do {
+            return try FixedIndex(decoding: bytes, source: "the index of disk \(target) of point \(restore.pointID)")
+        } catch {
+            throw AgentError(.rejected, "the server sent a damaged index for disk \(target)", cause: error)
+        }
+    }
+
+    private func fetchChunk(_ digest: ChunkDigest) async throws -> [UInt8] {
+        let path = "/v1/agent/tasks/\(task.id)/chunks/\(digest)"
+        return try await Retry.transient("fetch chunk \(digest)", logger: logger) { () async throws(AgentError) in
+            try await server.send(.GET, path, body: nil)
+        }.body
+    }
+}
+
+/// A disk image opened for writing through `qemu-nbd` (started by libnbd, so the image format is qemu's
+/// business), its blocking calls on a queue of its own.
+final class DiskWriter: @unchecked Sendable {
+    // libnbd handles are thread-safe; the queue keeps the blocking calls off the cooperative pool.
+    private let connection: NBDConnection
+    private let queue = DispatchQueue(label: "bulwark.restore.writer")
+
+    private init(connection: NBDConnection) { self.connection = connection }
+
+    static func open(path: String, format: String) async throws -> DiskWriter {
+        try await runOffCooperativePool { () throws -> DiskWriter in
+            DiskWriter(connection: try NBDConnection(.command(["qemu-nbd", "--format=\(format)", "--cache=writeback", path])))
+        }
+    }
+
+    func write(_ bytes: [UInt8], offset: UInt64) async throws {
+        try await on { try $0.pwrite(bytes, offset: offset) }
+    }
+
+    func read(offset: UInt64, length: Int) async throws -> [UInt8] {
+        try await on { try $0.read(offset: offset, length: length) }
+    }
+
+    func finish() async throws {
+        try await on { try $0.flush() }
+    }
+
+    private func on<T: Sendable>(_ body: @escaping @Sendable (NBDConnection) throws -> T) async throws -> T {
+        let connection = UncheckedConnection(connection)
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body(connection.value) }) }
+        }
+    }
+
+    private struct UncheckedConnection: @unchecked Sendable {
+        let value: NBDConnection
+        init(_ value: NBDConnection) { self.value = value }
+    }
+}
+
+/// Holds a restore to its throttle: after each chunk, waits as long as the bytes so far need at the rate in force
+/// now (none outside the throttle's window).
+actor RateLimiter {
+    private let throttle: Throttle?
+    private var windowStart = ContinuousClock.now
+    private var bytes: Int64 = 0
+
+    init(throttle: Throttle?) { self.throttle = throttle }
+
+    func take(_ count: Int) async {
+        guard let throttle, let rate = throttle.limit(at: Date()) else {
+            windowStart = .now
+            bytes = 0
+            return
+        }
+        bytes += Int64(count)
+        let due = windowStart + .nanoseconds(Int64(Double(bytes) / Double(rate) * 1e9))
+        if due > .now { try? await Task.sleep(until: due, clock: .continuous) }
+        // A fresh window every so often, so an idle pause does not become a burst allowance.
+        if ContinuousClock.now - windowStart > .seconds(10) {
+            windowStart = .now
+            bytes = 0
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The agent's side of a restore: the point's indexes and chunk files, read by the agent of the host the restore
+/// writes to, and the completion. An agent reads only chunks the task's own point names.
+extension AgentRoutes {
+    func registerRestore(on group: RouterGroup<BulwarkRequestContext>) {
+        group.get("tasks/:id/point/:target") { _, context in
+            let (task, _) = try await runningTask(context)
+            let restore = try Self.restore(of: task)
+            let target = try context.parameters.require("target")
+            let path = task.datastorePath.path
+            let reference = RecoveryPointRef(vm: task.vmUUID, point: restore.point)
+            let bytes = try await runBlocking { try Datastore.open(at: path).readIndex(reference, disk: target).encoded() }
+            return Response(
+                status: .ok, headers: [.contentType: "application/octet-stream"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        group.get("tasks/:id/chunks/:digest") { _, context in
+            let (task, _) = try await runningTask(context)
+            let restore = try Self.restore(of: task)
+            let digest = try Self.digest(try context.parameters.require("digest"))
+            let path = task.datastorePath.path
+            let reference = RecoveryPointRef(vm: task.vmUUID, point: restore.point)
+            let allowed = try await restores.digests(of: task.job.id) {
+                try await runBlocking {
+                    let store = try Datastore.open(at: path)
+                    let manifest = try store.readManifest(reference)
+                    var digests = Set<ChunkDigest>()
+                    for disk in manifest.disks { digests.formUnion(try store.readIndex(reference, disk: disk.target).digests) }
+                    return digests
+                }
+            }
+            guard allowed.contains(digest) else {
+                throw APIError.notFound("chunk \(digest) is not part of point \(restore.point), which task \(task.job.id) restores")
+            }
+            let bytes = try await runBlocking { try Datastore.open(at: path).readChunkFile(digest) }
+            return Response(
+                status: .ok, headers: [.contentType: "application/octet-stream"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        group.post("tasks/:id/complete") { request, context in
+            let (task, host) = try await runningTask(context)
+            let body = try await Self.decode(
+                AgentTaskComplete.self, request, context, limit: Self.maximumReportSize, what: "a completion")
+            let (job, check) = try await catalog.completeTask(
+                id: task.job.id, host: host, summary: body.summary, bytesReceived: body.bytesReceived)
+            await restores.forget(task.job.id)
+            if check != nil { await taskSignal.notify() }
+            Self.logger(context, task).info("restore completed", metadata: ["summary": "\(body.summary)"])
+            await Self.notify(job, of: task, logger: Self.logger(context, task))
+            return Response(status: .noContent)
+        }
+    }
+
+    /// What the agent needs to run a restore task: the point's definition and disks, and where they go.
+    func restoreAssignment(_ task: TaskInfo, store: Datastore) async throws -> AgentRestore {
+        let restore = try Self.restore(of: task)
+        let reference = RecoveryPointRef(vm: task.vmUUID, point: restore.point)
+        let (manifest, disks) = try await runBlocking { () throws -> (RecoveryPointManifest, [AgentRestore.Disk]) in
+            let manifest = try store.readManifest(reference)
+            let disks = try manifest.disks.map { disk in
+                let index = try store.readIndex(reference, disk: disk.target)
+                var data: UInt64 = 0
+                for chunk in 0..<index.chunkCount where index[chunk] != store.zeroDigest {
+                    let range = index.range(ofChunk: chunk)
+                    data += range.upperBound - range.lowerBound
+                }
+                return AgentRestore.Disk(target: disk.target, logicalSize: disk.logicalSize, dataBytes: data)
+            }
+            return (manifest, disks)
+        }
+        return AgentRestore(
+            pointID: restore.point.description, pointCreatedAt: manifest.createdAt, domainXML: manifest.domainXML,
+            disks: disks, mode: restore.mode.rawValue, folder: restore.folder, name: restore.name, uuid: restore.uuid,
+            format: restore.format, start: restore.start, shutdownTimeout: restore.shutdownTimeout,
+            throttle: restore.throttle?.description)
+    }
+
+    static func restore(of task: TaskInfo) throws -> TaskParameters.Restore {
+        guard task.parameters.command == .restore, let restore = task.parameters.restore else {
+            throw APIError.conflict("task \(task.job.id) is a \(task.parameters.command), not a restore")
+        }
+        return restore
+    }
+
+    /// Posts the ended job to the restore's `--notify` URL, once; a receiver that fails is logged, not retried.
+    static func notify(_ job: JobInfo, of task: TaskInfo, logger: Logger) async {
+        guard let url = task.parameters.restore?.notify else { return }
+        do {
+            var request = HTTPClientRequest(url: url.absoluteString)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            request.body = .bytes(ByteBuffer(data: try encoder.encode(OperationRoutes.view(job))))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            if !(200..<300).contains(response.status.code) {
+                logger.warning("the --notify URL answered \(response.status) for job \(job.id)")
+            }
+        } catch {
+            logger.warning("cannot post job \(job.id) to the --notify URL \(url): \(error)")
+        }
+    }
+}
+
+/// The chunks each running restore may read: its point's digests, loaded once per task.
+actor RestoreLedger {
+    private var allowed: [JobID: Set<ChunkDigest>] = [:]
+
+    func digests(of task: JobID, load: @Sendable () async throws -> Set<ChunkDigest>) async throws -> Set<ChunkDigest> {
+        if let known = allowed[task] { return known }
+        let loaded = try await load()
+        allowed[task] = loaded
+        return loaded
+    }
+
+    func forget(_ task: JobID) { allowed[task] = nil }
+}

@@ -1,0 +1,92 @@
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import Foundation
+import Hummingbird
+
+/// `POST /v1/recover`: a restore job for the agent of the host the point is written to. Everything that can be
+/// checked here is checked before the job exists; the agent checks the rest (free space, the folder, the name
+/// in libvirt) before it moves any data.
+struct RecoveryRoutes: Sendable {
+    let catalog: Catalog
+    let taskSignal: TaskSignal
+
+    /// The longest path Linux takes, and the longest file name.
+    static let pathMaximum = 4095
+    static let nameMaximum = 255
+
+    func register(on group: RouterGroup<BulwarkRequestContext>) {
+        group.post("recover") { request, context in
+            let body = try await request.decode(as: RecoveryRequest.self, context: context)
+            let point = try await ExportRoutes.point(body.point, of: body.vm, in: catalog)
+            let vm = try await catalog.vm(uuid: point.vmUUID)
+            let restore = try Self.restore(body, point: point, vm: vm)
+            let job = try await catalog.createRecoveryTask(NewRecovery(vmUUID: vm.uuid, restore: restore))
+            await taskSignal.notify()
+            return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
+        }
+    }
+
+    static func restore(_ body: RecoveryRequest, point: RecoveryPointInfo, vm: VMInfo) throws -> TaskParameters.Restore {
+        let throttle = try body.throttle.map { text in
+            do { return try Throttle(parsing: text) } catch { throw APIError.invalid("\(error)") }
+        }
+        let notify = try body.notify.map { text in
+            do { return try ServerConfiguration.parseWebhook(text) } catch {
+                throw APIError.invalid("--notify '\(text)' is not an http or https URL with a host, such as https://chat.example.com/hooks/restores")
+            }
+        }
+        let timeout = body.shutdownTimeout ?? 120
+        guard (0...3600).contains(timeout) else {
+            throw APIError.invalid("--shutdown-timeout \(timeout): give 0 to 3600 seconds")
+        }
+        switch body.to {
+        case "original":
+            guard body.path == nil, body.name == nil, body.format == nil else {
+                throw APIError.invalid("a recovery to the original place writes the VM's own disks; leave out --path, --name and --format (or recover as a new VM with --to-host)")
+            }
+            guard let host = vm.host else {
+                throw APIError.conflict("VM \(vm.reference) is not reported by any host, so it has no original place to go back to; recover it as a new VM (--to-host HOST --path DIR)")
+            }
+            if let toHost = body.toHost, toHost.lowercased() != host.lowercased() {
+                throw APIError.invalid("VM \(vm.reference) lives on \(host), not \(toHost); --to original writes it back there")
+            }
+            return TaskParameters.Restore(
+                point: point.id, mode: .original, host: host, start: body.start ?? false, shutdownTimeout: timeout,
+                throttle: throttle, notify: notify)
+        case nil:
+            guard let host = body.toHost, !host.isEmpty else {
+                throw APIError.invalid("say where the VM goes: --to original, or --to-host HOST --path DIR for a new VM")
+            }
+            guard let folder = body.path else {
+                throw APIError.invalid("--path: name the folder on \(host) the new VM's disks are written to")
+            }
+            guard folder.hasPrefix("/"), !folder.split(separator: "/").contains(".."), !folder.contains("\0") else {
+                throw APIError.invalid("--path '\(folder)' must be an absolute folder without '..'")
+            }
+            let name = body.name ?? "\(vm.name)-restored"
+            guard (1...200).contains(name.utf8.count), !name.contains("/"), !name.hasPrefix("."),
+                name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
+            else {
+                throw APIError.invalid("--name '\(name)' is not a VM name: 1 to 200 characters, no '/', no control characters, not starting with '.'")
+            }
+            let format = body.format ?? "qcow2"
+            guard ["qcow2", "raw"].contains(format) else {
+                throw APIError.invalid("--format '\(format)': write the disks as qcow2 or raw")
+            }
+            let trimmed = folder.count > 1 && folder.hasSuffix("/") ? String(folder.dropLast()) : folder
+            for disk in vm.disks.map(\.target) {
+                let file = "\(name)-\(disk).\(format == "raw" ? "img" : "qcow2")"
+                guard file.utf8.count <= nameMaximum, "\(trimmed)/\(file)".utf8.count <= pathMaximum else {
+                    throw APIError.invalid(
+                        "the disk file \(trimmed)/\(file) is longer than Linux allows (\(nameMaximum) bytes a name, \(pathMaximum) a path); choose a shorter --name or --path")
+                }
+            }
+            return TaskParameters.Restore(
+                point: point.id, mode: .alternate, host: host, folder: trimmed, name: name, uuid: UUID(),
+                format: format, start: body.start ?? false, shutdownTimeout: timeout, throttle: throttle, notify: notify)
+        case let other?:
+            throw APIError.invalid("--to '\(other)': the only place is `original`; for a new VM give --to-host HOST --path DIR")
+        }
+    }
+}

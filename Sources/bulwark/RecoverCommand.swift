@@ -1,0 +1,94 @@
+import ArgumentParser
+import BulwarkAPI
+import BulwarkClient
+import BulwarkCore
+import Foundation
+
+/// `bulwark recover VM --point ID (--to original | --to-host HOST --path DIR)`.
+struct Recover: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring a VM back from a recovery point: to its original place, or as a new VM on any host.",
+        discussion: """
+            --to original stops the VM (after asking, unless --yes), writes each disk back on its host (only the \
+            chunks that differ from what the disk holds), restores the domain definition of the point's time, and \
+            starts the VM again if it was running. Its protection group is kept; its next sync is a consistency \
+            check, which bulwarkd queues at once. The VM's disks must have the size they had in the point.
+
+            --to-host HOST --path DIR writes the disks as new qcow2 files (raw with --format raw) named \
+            NAME-TARGET.qcow2 in DIR on any enrolled host and defines the VM there with a new name (--name, \
+            default VM-restored), a new UUID and new MAC addresses; --start starts it. The host's agent refuses \
+            before any data moves when the name is taken, DIR is not a writable folder, has too little space, or a \
+            path is longer than the file system allows; when the restore fails, the files it made are removed.
+
+            --throttle 50M limits the restore to 50 MiB a second; 50M@08:00-18:00 only inside that daily window. \
+            --notify URL posts the job as JSON when it ends. With --wait the command follows the job and exits 0 \
+            when the restore succeeded, 1 when it failed or was cancelled.
+            """)
+    @Argument(help: "The VM: HOST/NAME, its UUID, or NAME when that is unique.") var vm: String
+    @Option(name: .long, help: "The point's id (`bulwark points VM`), or `latest`.") var point = "latest"
+    @Option(name: .long, help: "`original`: write the VM back where it is.") var to: String?
+    @Option(name: .long, help: "The enrolled host a new VM is written on.") var toHost: String?
+    @Option(name: .long, help: "The folder on that host for the new VM's disks.") var path: String?
+    @Option(name: .long, help: "The new VM's name (default: VM-restored).") var name: String?
+    @Option(name: .long, help: "The new VM's disk format: qcow2 or raw.") var format: String?
+    @Flag(name: .long, help: "Start the VM once it is restored.") var start = false
+    @Option(name: .long, help: "Limit the restore's rate: RATE[@HH:MM-HH:MM], e.g. 50M or 50M@08:00-18:00.")
+    var throttle: String?
+    @Option(name: .long, help: "Post the job as JSON to this http(s) URL when it ends.") var notify: String?
+    @Option(name: .long, help: "Seconds a running VM gets to shut down before it is stopped hard (--to original).")
+    var shutdownTimeout: Int?
+    @Flag(name: .long, help: "Do not ask before stopping the VM (--to original).") var yes = false
+    @Flag(name: .long, help: "Follow the job until it ends.") var wait = false
+    @Flag(name: .long, help: "Print JSON.") var json = false
+    @OptionGroup var server: ServerOptions
+
+    func validate() throws {
+        switch (to, toHost) {
+        case ("original"?, _):
+            guard path == nil, name == nil, format == nil else {
+                throw ValidationError("--to original writes the VM's own disks: leave out --path, --name and --format")
+            }
+        case (let other?, _):
+            throw ValidationError("--to '\(other)': the only place is `original`; for a new VM give --to-host HOST --path DIR")
+        case (nil, nil):
+            throw ValidationError("say where the VM goes: --to original, or --to-host HOST --path DIR for a new VM")
+        case (nil, _?):
+            guard let path, path.hasPrefix("/") else {
+                throw ValidationError("--path: give the absolute folder on the host for the new VM's disks")
+            }
+        }
+        if let format, !["qcow2", "raw"].contains(format) {
+            throw ValidationError("--format '\(format)': write the disks as qcow2 or raw")
+        }
+        if let throttle {
+            do { _ = try Throttle(parsing: throttle) } catch { throw ValidationError("\(error)") }
+        }
+        if let shutdownTimeout, !(0...3600).contains(shutdownTimeout) {
+            throw ValidationError("--shutdown-timeout \(shutdownTimeout): give 0 to 3600 seconds")
+        }
+    }
+
+    func run() async throws {
+        if to == "original", !yes {
+            guard isatty(STDIN_FILENO) != 0 else {
+                throw ValidationError("--to original stops \(vm) and overwrites its disks: confirm with --yes when not at a terminal")
+            }
+            print("This stops \(vm) and writes point \(point) over its disks. Continue? [y/N] ", terminator: "")
+            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                print("nothing was changed")
+                throw ExitCode(1)
+            }
+        }
+        let request = RecoveryRequest(
+            vm: vm, point: point, to: to, toHost: toHost, path: path, name: name, format: format,
+            start: start ? true : nil, throttle: throttle, notify: notify, shutdownTimeout: shutdownTimeout)
+        let job = try await server.withClient { client throws(ClientError) -> JobView in
+            let job: JobView = try await client.post("/v1/recover", request)
+            guard wait else { return job }
+            if !json { print("job \(job.id) queued: recovery of \(job.subject)") }
+            return try await JobWatcher(client: client, json: json).follow(job.id)
+        }
+        if json { try printJSON(job) } else { print(wait ? JobWatcher.summary(job) : "job \(job.id) queued: recovery of \(job.subject)") }
+        if wait, JobWatcher.exitCode(job) != 0 { throw ExitCode(JobWatcher.exitCode(job)) }
+    }
+}

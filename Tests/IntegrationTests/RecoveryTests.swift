@@ -1,0 +1,139 @@
+import BulwarkAPI
+import BulwarkClient
+import BulwarkCore
+import Foundation
+import Libvirt
+import TestSupport
+import Testing
+
+extension IntegrationSuite {
+    /// Recovery against the real daemons: a point written as a new VM on the host and as the VM itself, both
+    /// bit-exact by SHA-256; refusals before any data moves; a restore whose agent died leaves no files behind.
+    @Suite struct RecoveryTests {
+        /// SHA-256 of each disk of `point` as the datastore holds it, and of the guest's disks now.
+        private func pointDigests(_ testbed: Testbed, vm: UUID, point: String) throws -> [String: String] {
+            Dictionary(uniqueKeysWithValues: try ["vda", "vdb"].map { ($0, try testbed.restoredDigest(vm: vm, point: point, disk: $0)) })
+        }
+
+        private func recover(_ testbed: Testbed, _ request: RecoveryRequest) async throws -> JobView {
+            let job: JobView = try await testbed.client.post("/v1/recover", request)
+            #expect(job.kind == "recovery")
+            return try await testbed.wait(job.id)
+        }
+
+        @Test func aPointBecomesANewVMAndGoesBackInPlaceBitExact() async throws {
+            let testbed = try await Testbed.start(chunkSize: "1M")
+            defer { testbed.stop() }
+            try await withGuest(on: testbed) { guest in
+                let name = guest.name
+                let uuid = try await testbed.protect(name)
+                try await writeRandom(guest, at: "4M", mebibytes: 12)
+                let full = try await testbed.backup(name)
+                #expect(full.state == .succeeded, "\(full.error ?? "")")
+                let point = try #require(full.recoveryPoint)
+                let expected = try pointDigests(testbed, vm: uuid, point: point)
+
+                // 1. As a new VM on the same host, started: its disks are the point's, byte for byte.
+                let folder = guest.directory.file("restored")
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let copy = "\(name)-copy"
+                let job = try await recover(
+                    testbed, RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, toHost: testbed.host, path: folder, name: copy, start: true))
+                #expect(job.state == .succeeded, "\(job.error ?? "")\n\(testbed.diagnostics())")
+                let defined = try await guest.hypervisor.run { connection -> (Bool, String, String) in
+                    let domain = try connection.domain(named: copy)
+                    return (try domain.state().isActive, try domain.uuid(), try domain.xml())
+                }
+                #expect(defined.0, "the new VM was started")
+                #expect(defined.1 != uuid.uuidString.lowercased(), "the new VM has a UUID of its own")
+                #expect(defined.2.contains("\(folder)/\(copy)-vda.qcow2") && !defined.2.contains(guest.vdaPath))
+                let originalMAC = try await guest.hypervisor.run { try $0.domain(named: name).xml() }
+                    .components(separatedBy: "mac address='").dropFirst().first?.prefix(17)
+                if let originalMAC { #expect(!defined.2.contains(String(originalMAC)), "the new VM has new MAC addresses") }
+                try await guest.hypervisor.run { connection in
+                    let domain = try connection.domain(named: copy)
+                    try domain.destroy()
+                    try domain.undefine()
+                }
+                for disk in ["vda", "vdb"] {
+                    let digest = try imageDigest("\(folder)/\(copy)-\(disk).qcow2", scratch: guest.directory)
+                    #expect(digest == expected[disk], "disk \(disk) of the new VM does not match the point")
+                }
+
+                // 2. Refused before any data moves: the name taken, a folder that is not there, a path too long.
+                let taken = await #expect(throws: ClientError.self) {
+                    let _: JobView = try await testbed.client.post(
+                        "/v1/recover",
+                        RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, toHost: testbed.host, path: folder, name: name))
+                }
+                #expect(taken?.message.contains("already has a VM named \(name)") == true, "\(String(describing: taken))")
+                let nowhere = try await recover(
+                    testbed, RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, toHost: testbed.host, path: folder + "/missing", name: "x\(name)"))
+                #expect(nowhere.state == .failed && nowhere.error?.contains("is not a folder") == true, "\(nowhere.error ?? "")")
+                let long = await #expect(throws: ClientError.self) {
+                    let _: JobView = try await testbed.client.post(
+                        "/v1/recover",
+                        RecoveryRequest(
+                            vm: "\(testbed.host)/\(name)", point: point, toHost: testbed.host,
+                            path: folder + String(repeating: "/deeper", count: 600), name: "x\(name)"))
+                }
+                #expect(long?.message.contains("longer than Linux allows") == true, "\(String(describing: long))")
+                // The started copy writes its console beside its disks; nothing else is there.
+                let left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasSuffix("console.log") }.sorted()
+                #expect(left == ["\(copy)-vda.qcow2", "\(copy)-vdb.qcow2"], "refused restores left files: \(left)")
+
+                // 3. Back in place: the guest wrote after the point; the running VM is stopped, only the chunks
+                // that differ are written, its definition restored, and it runs again.
+                try await guest.hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x5c, offset: "20M", length: "2M") }
+                let back = try await recover(
+                    testbed, RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, to: "original", shutdownTimeout: 1))
+                #expect(back.state == .succeeded, "\(back.error ?? "")\n\(testbed.diagnostics())")
+                let log = try await testbed.job(back.id).log?.map(\.message).joined(separator: "\n") ?? ""
+                #expect(log.contains("disk vda: 2 of") && log.contains("disk vdb: 0 of"), "\(log)")
+                #expect(try await guest.hypervisor.run { try $0.domain(named: name).state().isActive }, "restarted")
+                // Protection restarts with a consistency check, queued by the restore.
+                let jobs: [JobView] = try await testbed.client.get("/v1/jobs?vm=\(testbed.host)/\(name)")
+                let check = try #require(jobs.first { $0.kind == "consistency-check" })
+                let checked = try await testbed.wait(check.id)
+                #expect(checked.state == .succeeded, "\(checked.error ?? "")")
+                try await guest.hypervisor.run { try $0.domain(named: name).destroy() }
+                for (disk, path) in [("vda", guest.vdaPath), ("vdb", guest.vdbPath)] {
+                    #expect(try imageDigest(path, scratch: guest.directory) == expected[disk], "disk \(disk) is not the point's after the restore")
+                }
+            }
+        }
+
+        /// The agent killed mid-restore (its host gone): the job fails once it is back, and the files the restore
+        /// made are removed when the agent starts.
+        @Test func aRestoreWhoseAgentDiedLeavesNoFiles() async throws {
+            let testbed = try await Testbed.start(chunkSize: "64K")
+            defer { testbed.stop() }
+            try await withGuest(on: testbed) { guest in
+                let name = guest.name
+                _ = try await testbed.protect(name)
+                try await writeRandom(guest, at: "4M", mebibytes: 8)
+                let full = try await testbed.backup(name)
+                let point = try #require(full.recoveryPoint)
+                let folder = guest.directory.file("partial")
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                // Slow enough to be caught half-way: 8 MiB at 256 KiB a second.
+                let job: JobView = try await testbed.client.post(
+                    "/v1/recover",
+                    RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, toHost: testbed.host, path: folder, name: "\(name)-partial", throttle: "256K"))
+                try await waitUntil("the restore to write", seconds: 120) {
+                    let view = try await testbed.job(job.id)
+                    return (view.bytes?.bytesSent ?? 0) > 512 << 10
+                }
+                #expect(!(try FileManager.default.contentsOfDirectory(atPath: folder)).isEmpty)
+                testbed.killAgent()
+                try testbed.startAgent()
+                let failed = try await testbed.wait(job.id, seconds: 120)
+                #expect(failed.state == .failed && failed.error?.contains("restarted") == true, "\(failed.error ?? "")")
+                try await waitUntil("the partial files to go", seconds: 60) {
+                    (try FileManager.default.contentsOfDirectory(atPath: folder)).isEmpty
+                }
+                #expect(try await guest.hypervisor.run { connection in (try? connection.domain(named: "\(name)-partial")) == nil })
+            }
+        }
+    }
+}
