@@ -41,6 +41,14 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libvirt speaks XML; libxml2 (libvirt's own XML library) reads and writes it strictly.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // libext2fs (e2fsprogs) with an I/O manager over a recovery point: item-level recovery reads guest ext2/3/4
+        // file systems straight from the datastore, without mounting anything.
+        .target(
+            name: "CExt2",
+            linkerSettings: [.linkedLibrary("ext2fs"), .linkedLibrary("com_err")]),
+        // Guest file systems inside a recovery point, for item-level recovery: no I/O of its own but the disk reads
+        // it is given, and the writes into the target folder.
+        .target(name: "GuestFiles", dependencies: ["CExt2"], swiftSettings: swiftSettings),
         // Linux calls the C library has but Swift's Glibc module does not declare (syncfs).
         .systemLibrary(name: "CLinux"),
 
@@ -64,7 +72,7 @@ let package = Package(
         .target(
             name: "BulwarkServer",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD", "NBDServer",
+                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD", "NBDServer", "GuestFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -151,6 +159,7 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDTests", dependencies: ["NBD", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDServerTests", dependencies: ["NBDServer", "NBD", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "GuestFilesTests", dependencies: ["GuestFiles", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
         .testTarget(name: "BulwarkCoreTests", dependencies: ["BulwarkCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore", "TestSupport"], swiftSettings: swiftSettings),

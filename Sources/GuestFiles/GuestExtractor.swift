@@ -1,0 +1,136 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Copies files and folders out of a ``GuestBrowser`` into a folder, never writing outside it: every file is made
+/// with `openat(O_CREAT|O_EXCL|O_NOFOLLOW)` relative to a folder descriptor opened with `O_NOFOLLOW`, so neither
+/// a link in the guest nor one already in the target folder leads elsewhere. Links are recreated as links (never
+/// followed); device nodes, FIFOs and sockets are skipped with a warning; names with `/` are refused. Content,
+/// permission bits (setuid and setgid dropped) and times are kept; owners are not (guest ids mean nothing here).
+public struct GuestExtractor {
+    /// What an extraction did.
+    public struct Report: Sendable, Hashable {
+        public var files = 0
+        public var folders = 0
+        public var links = 0
+        public var bytes: UInt64 = 0
+        public var warnings: [String] = []
+    }
+
+    public let browser: GuestBrowser
+    /// Called after each piece written, with the bytes so far.
+    public var progress: (UInt64) -> Void = { _ in }
+
+    public init(browser: GuestBrowser) { self.browser = browser }
+
+    /// Extracts each of `paths` (a file, link or folder, recursively) into `folder` under its own name.
+    public func extract(_ paths: [String], into folder: String) throws -> Report {
+        let root = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard root >= 0 else {
+            throw GuestFilesError(.target, "cannot open the target folder \(folder): \(String(cString: strerror(errno))); it must be an existing folder, not a link")
+        }
+        defer { close(root) }
+        var report = Report()
+        for path in paths {
+            let parts = try GuestBrowser.components(path)
+            guard parts.count >= 2 else {
+                throw GuestFilesError(.invalid, "'\(path)' names a whole file system; name a folder in it (e.g. /\(parts.first ?? "vda1")/home) or copy the disk with --disk")
+            }
+            let volume = try browser.open(parts[0])
+            let inode = try volume.lookup(Array(parts.dropFirst()))
+            let entry = try volume.entry(inode, name: parts.last!)
+            var visited = Set<UInt32>()
+            try write(entry, from: volume, into: root, at: path, report: &report, visited: &visited, depth: 0)
+        }
+        return report
+    }
+
+    private func write(
+        _ entry: GuestEntry, from volume: Ext2Volume, into folder: Int32, at path: String, report: inout Report,
+        visited: inout Set<UInt32>, depth: Int
+    ) throws {
+        let name = entry.name
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
+            report.warnings.append("skipped \(path): the name cannot be a file name here")
+            return
+        }
+        switch entry.kind {
+        case .file:
+            let file = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard file >= 0 else { throw targetError("create", path) }
+            var failed: (any Error)?
+            do {
+                try volume.read(entry.inode) { bytes in
+                    try bytes.withUnsafeBytes { buffer in
+                        var done = 0
+                        while done < buffer.count {
+                            let written = Glibc.write(file, buffer.baseAddress! + done, buffer.count - done)
+                            guard written > 0 else { throw targetError("write", path) }
+                            done += written
+                        }
+                    }
+                    report.bytes += UInt64(bytes.count)
+                    progress(report.bytes)
+                }
+            } catch {
+                failed = error
+            }
+            if failed == nil { finish(file, entry, path: path, report: &report) }
+            close(file)
+            if let failed { throw failed }
+            report.files += 1
+        case .directory:
+            guard depth < 256, visited.insert(entry.inode).inserted else {
+                report.warnings.append("skipped \(path): a folder that contains itself (the guest's file system is damaged)")
+                return
+            }
+            guard mkdirat(folder, name, 0o700) == 0 else { throw targetError("create folder", path) }
+            let child = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard child >= 0 else { throw targetError("open folder", path) }
+            defer { close(child) }
+            for item in try volume.list(entry.inode) {
+                try write(item, from: volume, into: child, at: "\(path)/\(item.name)", report: &report, visited: &visited, depth: depth + 1)
+            }
+            finish(child, entry, path: path, report: &report)
+            report.folders += 1
+        case .symlink:
+            guard let target = entry.target, symlinkat(target, folder, name) == 0 else { throw targetError("create link", path) }
+            var times = [timespec(entry.accessed), timespec(entry.modified)]
+            _ = utimensat(folder, name, &times, AT_SYMLINK_NOFOLLOW)
+            report.links += 1
+        case .device, .fifo, .socket:
+            report.warnings.append("skipped \(path): a \(entry.kind), which is not copied out")
+        case .filesystem:
+            report.warnings.append("skipped \(path): a whole file system")
+        }
+    }
+
+    /// Permission bits and times, once the content is written.
+    private func finish(_ descriptor: Int32, _ entry: GuestEntry, path: String, report: inout Report) {
+        if fchmod(descriptor, mode_t(entry.mode & 0o1777)) != 0 {
+            report.warnings.append("cannot set the permissions of \(path): \(String(cString: strerror(errno)))")
+        }
+        var times = [timespec(entry.accessed), timespec(entry.modified)]
+        if futimens(descriptor, &times) != 0 {
+            report.warnings.append("cannot set the times of \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private func targetError(_ what: String, _ path: String) -> GuestFilesError {
+        let reason = String(cString: strerror(errno))
+        return GuestFilesError(
+            .target,
+            "cannot \(what) for \(path) in the target folder: \(reason)"
+                + (errno == EEXIST ? " (something of that name is there already; extract into an empty folder)" : "")
+                + (errno == ENOSPC ? " (the target's disk is full)" : ""))
+    }
+}
+
+extension timespec {
+    init(_ date: Date) {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        self.init(tv_sec: Int(seconds), tv_nsec: Int((date.timeIntervalSince1970 - seconds) * 1e9))
+    }
+}
