@@ -25,11 +25,17 @@ public struct RecoveryRequest: Codable, Sendable, Hashable {
     public var notify: String?
     /// Seconds a running VM gets to shut down before it is stopped hard (original place only; default 120).
     public var shutdownTimeout: Int?
+    /// Item-level: files and folders to copy out, as `bulwark browse` names them (`/vdb1/etc/hosts`).
+    public var items: [String]?
+    /// Item-level: whole disks to copy out as images (`vda`), in `format`.
+    public var disks: [String]?
+    /// Item-level: the folder on the server they are copied into.
+    public var toFolder: String?
 
     public init(
         vm: String, point: String, to: String? = nil, toHost: String? = nil, path: String? = nil, name: String? = nil,
         format: String? = nil, start: Bool? = nil, throttle: String? = nil, notify: String? = nil,
-        shutdownTimeout: Int? = nil
+        shutdownTimeout: Int? = nil, items: [String]? = nil, disks: [String]? = nil, toFolder: String? = nil
     ) {
         self.vm = vm
         self.point = point
@@ -42,6 +48,50 @@ public struct RecoveryRequest: Codable, Sendable, Hashable {
         self.throttle = throttle
         self.notify = notify
         self.shutdownTimeout = shutdownTimeout
+        self.items = items
+        self.disks = disks
+        self.toFolder = toFolder
+    }
+}
+
+/// `GET /v1/browse`: one folder of a recovery point's guest file systems.
+public struct BrowseView: Codable, Sendable, Hashable {
+    public struct Entry: Codable, Sendable, Hashable {
+        public var name: String
+        /// `file`, `directory`, `symlink`, `device`, `fifo`, `socket`, or `filesystem` (in `/`).
+        public var kind: String
+        public var size: UInt64
+        /// Permission bits, octal text (`0644`).
+        public var mode: String
+        public var modifiedAt: Date?
+        public var target: String?
+        public var fileSystem: String?
+        public var label: String?
+        public init(
+            name: String, kind: String, size: UInt64, mode: String, modifiedAt: Date?, target: String?,
+            fileSystem: String?, label: String?
+        ) {
+            self.name = name
+            self.kind = kind
+            self.size = size
+            self.mode = mode
+            self.modifiedAt = modifiedAt
+            self.target = target
+            self.fileSystem = fileSystem
+            self.label = label
+        }
+    }
+
+    public var vm: UUID
+    public var point: String
+    public var path: String
+    public var entries: [Entry]
+
+    public init(vm: UUID, point: String, path: String, entries: [Entry]) {
+        self.vm = vm
+        self.point = point
+        self.path = path
+        self.entries = entries
     }
 }
 

@@ -76,7 +76,12 @@ public enum BulwarkServerApplication {
         exportLogger[metadataKey: "service"] = "exports"
         let exports = PointExports(folder: exportFolder, logger: exportLogger)
         ExportRoutes(catalog: catalog, exports: exports).register(on: api)
-        RecoveryRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
+        var recoveryLogger = logger
+        recoveryLogger[metadataKey: "service"] = "recovery"
+        RecoveryRoutes(
+            catalog: catalog, taskSignal: taskSignal,
+            items: ItemRecovery(catalog: catalog, exports: exports, logger: recoveryLogger)
+        ).register(on: api)
 
         let host = configuration.host
         let application = Application(

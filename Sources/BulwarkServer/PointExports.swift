@@ -32,9 +32,40 @@ actor PointExports {
     /// Serves `point` from the datastore at `path`. Refused when the point is damaged (naming the chunks it
     /// lacks) or its datastore cannot be read.
     func open(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> Session {
+        let label = "point \(point.id) of VM \(point.vmName)"
+        let (store, disks) = try await Self.load(point, datastorePath: path)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let id = String(UUID().uuidString.lowercased().prefix(8))
+        let cache = ChunkCache(capacity: Self.cachedChunks)
+        let exports = try NBDExports(disks.map { target, index in
+            (name: target,
+             source: RecoveryPointDisk(store: store, index: index, cache: cache, label: "disk \(target) of \(label)")
+                as any NBDExportSource)
+        })
+        let logger = self.logger
+        let server = try NBDServer(socketPath: "\(folder)/\(id).sock", exports: exports) { message in
+            logger.warning("\(message)", metadata: ["export": "\(id)", "point": "\(point.id)"])
+        }
+        let session = Session(
+            id: id, point: point, disks: disks.map { ($0.0, $0.1.logicalSize) }, server: server, createdAt: Date())
+        sessions[id] = session
+        logger.info("serving a recovery point over NBD", metadata: ["export": "\(id)", "point": "\(point.id)", "socket": "\(server.socketPath)"])
+        return session
+    }
+
+    /// The point's disks from the datastore at `path`, each as a source reading its chunks through one cache.
+    /// Refused when the point is damaged (naming the chunks it lacks) or its datastore cannot be read.
+    static func disks(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> [RecoveryPointDisk] {
+        let label = "point \(point.id) of VM \(point.vmName)"
+        let (store, disks) = try await load(point, datastorePath: path)
+        let cache = ChunkCache(capacity: cachedChunks)
+        return disks.map { RecoveryPointDisk(store: store, index: $0.1, cache: cache, label: "disk \($0.0) of \(label)", target: $0.0) }
+    }
+
+    static func load(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> (Datastore, [(String, FixedIndex)]) {
         let reference = RecoveryPointRef(vm: point.vmUUID, point: point.id)
         let label = "point \(point.id) of VM \(point.vmName)"
-        let (store, disks) = try await runBlocking { () throws -> (Datastore, [(String, FixedIndex)]) in
+        return try await runBlocking { () throws -> (Datastore, [(String, FixedIndex)]) in
             let store: Datastore
             do {
                 store = try Datastore.open(at: path)
@@ -64,23 +95,6 @@ actor PointExports {
             }
             return (store, disks)
         }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let id = String(UUID().uuidString.lowercased().prefix(8))
-        let cache = ChunkCache(capacity: Self.cachedChunks)
-        let exports = try NBDExports(disks.map { target, index in
-            (name: target,
-             source: RecoveryPointDisk(store: store, index: index, cache: cache, label: "disk \(target) of \(label)")
-                as any NBDExportSource)
-        })
-        let logger = self.logger
-        let server = try NBDServer(socketPath: "\(folder)/\(id).sock", exports: exports) { message in
-            logger.warning("\(message)", metadata: ["export": "\(id)", "point": "\(point.id)"])
-        }
-        let session = Session(
-            id: id, point: point, disks: disks.map { ($0.0, $0.1.logicalSize) }, server: server, createdAt: Date())
-        sessions[id] = session
-        logger.info("serving a recovery point over NBD", metadata: ["export": "\(id)", "point": "\(point.id)", "socket": "\(server.socketPath)"])
-        return session
     }
 
     func list() -> [Session] { sessions.values.sorted { $0.createdAt < $1.createdAt } }
@@ -107,6 +121,17 @@ actor PointExports {
         sessions.removeAll()
     }
 
-    /// The points served now, which retention must keep.
-    func pointsInUse() -> Set<RecoveryPointID> { Set(sessions.values.map(\.point.id)) }
+    /// Points a browse or an item-level recovery reads now, with how many readers each.
+    private var holds: [RecoveryPointID: Int] = [:]
+
+    /// Keeps `point` from retention until ``release(_:)``.
+    func hold(_ point: RecoveryPointID) { holds[point, default: 0] += 1 }
+
+    func release(_ point: RecoveryPointID) {
+        holds[point, default: 1] -= 1
+        if holds[point] == 0 { holds[point] = nil }
+    }
+
+    /// The points served or read now, which retention must keep.
+    func pointsInUse() -> Set<RecoveryPointID> { Set(sessions.values.map(\.point.id)).union(holds.keys) }
 }

@@ -1,16 +1,32 @@
 import BulwarkStore
+import GuestFiles
 import NBDServer
 import Synchronization
 
 /// One disk of a recovery point as an NBD export, assembled on the fly: each read takes the chunks its range
 /// covers from the datastore (checked against their digests as they are read), zero chunks are answered as
 /// holes without a read, and block status says which runs are zeros.
-struct RecoveryPointDisk: NBDExportSource {
+struct RecoveryPointDisk: NBDExportSource, GuestDisk {
     let store: Datastore
     let index: FixedIndex
     let cache: ChunkCache
     /// For errors: `disk vda of point P of VM X`.
     let label: String
+    /// The disk's target (`vda`).
+    var target: String = ""
+
+    /// The bytes of `[offset, offset + length)` in one buffer (zeros materialised), for item-level reading.
+    func read(offset: UInt64, length: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length)
+        for piece in try read(offset: offset, length: length) as [NBDPiece] {
+            switch piece {
+            case .data(let data): bytes += data
+            case .zeros(let count): bytes += repeatElement(0, count: count)
+            }
+        }
+        return bytes
+    }
 
     var size: UInt64 { index.logicalSize }
 

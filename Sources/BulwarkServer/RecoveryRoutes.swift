@@ -10,6 +10,7 @@ import Hummingbird
 struct RecoveryRoutes: Sendable {
     let catalog: Catalog
     let taskSignal: TaskSignal
+    let items: ItemRecovery
 
     /// The longest path Linux takes, and the longest file name.
     static let pathMaximum = 4095
@@ -20,11 +21,48 @@ struct RecoveryRoutes: Sendable {
             let body = try await request.decode(as: RecoveryRequest.self, context: context)
             let point = try await ExportRoutes.point(body.point, of: body.vm, in: catalog)
             let vm = try await catalog.vm(uuid: point.vmUUID)
+            if body.items != nil || body.disks != nil || body.toFolder != nil {
+                let job = try await items.start(try Self.itemPlan(body, point: point, vm: vm))
+                return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
+            }
             let restore = try Self.restore(body, point: point, vm: vm)
             let job = try await catalog.createRecoveryTask(NewRecovery(vmUUID: vm.uuid, restore: restore))
             await taskSignal.notify()
             return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
         }
+        group.get("browse") { request, _ in
+            guard let vm = request.uri.queryParameters["vm"] else {
+                throw APIError.invalid("name the VM: ?vm=HOST/NAME, a UUID, or a unique NAME")
+            }
+            let point = try await ExportRoutes.point(
+                String(request.uri.queryParameters["point"] ?? "latest"), of: String(vm), in: catalog)
+            return try await items.browse(point, path: String(request.uri.queryParameters["path"] ?? "/"))
+        }
+    }
+
+    /// The item-level part of a request: files (`items`) or whole disks (`disks`) into `toFolder` on the server.
+    static func itemPlan(_ body: RecoveryRequest, point: RecoveryPointInfo, vm: VMInfo) throws -> ItemRecovery.Plan {
+        guard body.to == nil, body.toHost == nil, body.path == nil, body.name == nil, body.start == nil else {
+            throw APIError.invalid("item-level recovery (--items, --disk) copies into --to-folder; leave out --to, --to-host, --path, --name and --start")
+        }
+        guard let folder = body.toFolder else {
+            throw APIError.invalid("--to-folder: name the folder on the server the items are copied into")
+        }
+        guard body.throttle == nil else {
+            throw APIError.invalid("--throttle limits a restore's network use; item-level recovery writes on the server itself, so leave it out")
+        }
+        let format = body.format ?? "qcow2"
+        guard ["qcow2", "raw"].contains(format) else {
+            throw APIError.invalid("--format '\(format)': copy disks out as qcow2 or raw")
+        }
+        let notify = try body.notify.map { text in
+            do { return try ServerConfiguration.parseWebhook(text) } catch {
+                throw APIError.invalid("--notify '\(text)' is not an http or https URL with a host")
+            }
+        }
+        return ItemRecovery.Plan(
+            point: point, vm: vm, items: body.items ?? [], disks: body.disks ?? [], folder: folder, format: format,
+            notify: notify)
     }
 
     static func restore(_ body: RecoveryRequest, point: RecoveryPointInfo, vm: VMInfo) throws -> TaskParameters.Restore {

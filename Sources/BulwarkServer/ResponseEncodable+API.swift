@@ -15,3 +15,4 @@ extension EnrollmentTokenView: ResponseEncodable {}
 extension AgentView: ResponseEncodable {}
 extension EnrollmentResponse: ResponseEncodable {}
 extension ExportView: ResponseEncodable {}
+extension BrowseView: ResponseEncodable {}

@@ -18,6 +18,6 @@ struct BulwarkCommand: AsyncParsableCommand {
         version: BulwarkVersion.current,
         subcommands: [
             Status.self, DatastoreCommand.self, AgentCommand.self, VMCommand.self, GroupCommand.self, Backup.self, Seed.self,
-            Check.self, Points.self, Recover.self, ExportCommand.self, Jobs.self, JobCommand.self, Verify.self, GC.self, Alerts.self,
+            Check.self, Points.self, Browse.self, Recover.self, ExportCommand.self, Jobs.self, JobCommand.self, Verify.self, GC.self, Alerts.self,
         ])
 }

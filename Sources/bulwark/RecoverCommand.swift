@@ -20,6 +20,13 @@ struct Recover: AsyncParsableCommand {
             before any data moves when the name is taken, DIR is not a writable folder, has too little space, or a \
             path is longer than the file system allows; when the restore fails, the files it made are removed.
 
+            --items PATH... --to-folder DIR copies files and folders out of the point's guest file systems into DIR \
+            on the server, without starting the VM or needing an agent in the guest: paths as `bulwark browse` shows \
+            them (/vdb1/etc/hosts). ext2/3/4 on MBR, GPT or whole disks are read; content, permissions and times are \
+            kept, links are recreated as links and never followed, device nodes are skipped with a warning, and \
+            nothing is written outside DIR. --disk TARGET --to-folder DIR copies a whole disk out as an image \
+            (qcow2, or raw with --format raw).
+
             --throttle 50M limits the restore to 50 MiB a second; 50M@08:00-18:00 only inside that daily window. \
             --notify URL posts the job as JSON when it ends. With --wait the command follows the job and exits 0 \
             when the restore succeeded, 1 when it failed or was cancelled.
@@ -37,12 +44,30 @@ struct Recover: AsyncParsableCommand {
     @Option(name: .long, help: "Post the job as JSON to this http(s) URL when it ends.") var notify: String?
     @Option(name: .long, help: "Seconds a running VM gets to shut down before it is stopped hard (--to original).")
     var shutdownTimeout: Int?
+    @Option(name: .long, parsing: .upToNextOption, help: "Files and folders to copy out, as `bulwark browse` names them.")
+    var items: [String] = []
+    @Option(name: .customLong("disk"), help: "A whole disk to copy out as an image (repeat for more).") var disks: [String] = []
+    @Option(name: .long, help: "The folder on the server items and disk images are copied into.") var toFolder: String?
     @Flag(name: .long, help: "Do not ask before stopping the VM (--to original).") var yes = false
     @Flag(name: .long, help: "Follow the job until it ends.") var wait = false
     @Flag(name: .long, help: "Print JSON.") var json = false
     @OptionGroup var server: ServerOptions
 
+    var isItemLevel: Bool { !items.isEmpty || !disks.isEmpty || toFolder != nil }
+
     func validate() throws {
+        if isItemLevel {
+            guard to == nil, toHost == nil, path == nil, name == nil, !start else {
+                throw ValidationError("--items and --disk copy into --to-folder: leave out --to, --to-host, --path, --name and --start")
+            }
+            guard let toFolder, toFolder.hasPrefix("/") else {
+                throw ValidationError("--to-folder: give the absolute folder on the server to copy into")
+            }
+            guard !items.isEmpty || !disks.isEmpty else {
+                throw ValidationError("name what to copy out: --items PATH... (see `bulwark browse VM`) or --disk TARGET")
+            }
+            return
+        }
         switch (to, toHost) {
         case ("original"?, _):
             guard path == nil, name == nil, format == nil else {
@@ -81,7 +106,8 @@ struct Recover: AsyncParsableCommand {
         }
         let request = RecoveryRequest(
             vm: vm, point: point, to: to, toHost: toHost, path: path, name: name, format: format,
-            start: start ? true : nil, throttle: throttle, notify: notify, shutdownTimeout: shutdownTimeout)
+            start: start ? true : nil, throttle: throttle, notify: notify, shutdownTimeout: shutdownTimeout,
+            items: items.isEmpty ? nil : items, disks: disks.isEmpty ? nil : disks, toFolder: toFolder)
         let job = try await server.withClient { client throws(ClientError) -> JobView in
             let job: JobView = try await client.post("/v1/recover", request)
             guard wait else { return job }
@@ -90,5 +116,38 @@ struct Recover: AsyncParsableCommand {
         }
         if json { try printJSON(job) } else { print(wait ? JobWatcher.summary(job) : "job \(job.id) queued: recovery of \(job.subject)") }
         if wait, JobWatcher.exitCode(job) != 0 { throw ExitCode(JobWatcher.exitCode(job)) }
+    }
+}
+
+/// `bulwark browse VM [PATH]`.
+struct Browse: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the files in a recovery point, without starting the VM.",
+        discussion: """
+            `/` lists the point's file systems (vda1, vdb: a partition, or a whole disk) with their type; \
+            `/vdb1/etc` lists a folder in one. ext2/3/4 file systems are read straight from the datastore. Copy what \
+            you find with `bulwark recover VM --point ID --items PATH... --to-folder DIR`.
+            """)
+    @Argument(help: "The VM: HOST/NAME, its UUID, or NAME when that is unique.") var vm: String
+    @Argument(help: "The folder to list (default /).") var path = "/"
+    @Option(name: .long, help: "The point's id (`bulwark points VM`), or `latest`.") var point = "latest"
+    @Flag(name: .long, help: "Print JSON.") var json = false
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let query = "vm=\(vm.queryEscaped)&point=\(point.queryEscaped)&path=\(path.queryEscaped)"
+        let view: BrowseView = try await server.withClient { client throws(ClientError) in
+            try await client.get("/v1/browse?\(query)")
+        }
+        if json { return try printJSON(view) }
+        if view.entries.isEmpty { return print("\(path) is empty") }
+        printTable(
+            ["MODE", "SIZE", "MODIFIED", "NAME"],
+            view.entries.map { entry in
+                let kind = ["directory": "d", "symlink": "l", "filesystem": "F", "device": "c", "fifo": "p", "socket": "s"][entry.kind] ?? "-"
+                let name = entry.target.map { "\(entry.name) -> \($0)" }
+                    ?? entry.fileSystem.map { "\(entry.name)  (\($0)\(entry.label.map { ", \($0)" } ?? ""))" } ?? entry.name
+                return [kind + entry.mode, formatBytes(entry.size), entry.modifiedAt?.formatted(.iso8601) ?? "-", name]
+            })
     }
 }

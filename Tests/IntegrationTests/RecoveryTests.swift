@@ -135,5 +135,60 @@ extension IntegrationSuite {
                 #expect(try await guest.hypervisor.run { connection in (try? connection.domain(named: "\(name)-partial")) == nil })
             }
         }
+
+        /// Item-level: the guest's data disk (GPT, ext4, files known by SHA-256) browsed and copied out of a point
+        /// without starting anything, and the whole disk copied out as an image.
+        @Test func filesAndDisksComeOutOfAPointUnchanged() async throws {
+            let testbed = try await Testbed.start(chunkSize: "1M")
+            defer { testbed.stop() }
+            try await withGuest(on: testbed) { guest in
+                let name = guest.name
+                let vm = "\(testbed.host)/\(name)"
+                let uuid = try await testbed.protect(name)
+                let full = try await testbed.backup(name)
+                let point = try #require(full.recoveryPoint)
+
+                let root: BrowseView = try await testbed.client.get("/v1/browse?vm=\(vm)&point=\(point)&path=/")
+                let data = try #require(root.entries.first { $0.name == "vdb1" })
+                #expect(data.kind == "filesystem" && data.fileSystem == "ext4" && data.label == "bulwark-data", "\(root.entries)")
+                let top: BrowseView = try await testbed.client.get("/v1/browse?vm=\(vm)&point=\(point)&path=/vdb1")
+                let names = Set(top.entries.map(\.name))
+                #expect(names.isSuperset(of: ["hello.txt", "dir", "link-to-hello", "mode-0640.txt"]), "\(names)")
+                #expect(top.entries.first { $0.name == "link-to-hello" }?.target == "hello.txt")
+                let missing = await #expect(throws: ClientError.self) {
+                    let _: BrowseView = try await testbed.client.get("/v1/browse?vm=\(vm)&point=\(point)&path=/vdb1/nothing")
+                }
+                #expect(missing?.code == .notFound)
+
+                let folder = guest.directory.file("items")
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let job: JobView = try await testbed.client.post(
+                    "/v1/recover",
+                    RecoveryRequest(vm: vm, point: point, items: ["/vdb1/hello.txt", "/vdb1/dir", "/vdb1/mode-0640.txt", "/vdb1/link-to-hello"], disks: ["vdb"], toFolder: folder))
+                let done = try await testbed.wait(job.id)
+                #expect(done.state == .succeeded, "\(done.error ?? "")\n\(testbed.diagnostics())")
+                let sums = try String(contentsOfFile: try Self.dataSums(), encoding: .utf8)
+                for line in sums.split(separator: "\n") {
+                    let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                    guard parts.count == 2 else { continue }
+                    let file = "\(folder)/\(parts[1])"
+                    #expect(try ChildProcess.run("sha256sum", [file]).hasPrefix(String(parts[0])), "\(parts[1]) differs from the guest's")
+                }
+                #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/link-to-hello") == "hello.txt")
+                let attributes = try FileManager.default.attributesOfItem(atPath: "\(folder)/mode-0640.txt")
+                #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+                #expect((attributes[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } == 1_704_164_645)
+
+                // The whole data disk, as a qcow2 image holding exactly the point's disk.
+                let image = "\(folder)/\(name)-vdb.qcow2"
+                #expect(try imageDigest(image, scratch: guest.directory) == (try testbed.restoredDigest(vm: uuid, point: point, disk: "vdb")))
+            }
+        }
+
+        /// The testbed kit's list of the data disk's files and their SHA-256.
+        static func dataSums() throws -> String {
+            let kit = ProcessInfo.processInfo.environment["BULWARK_TESTBED_DIR"] ?? "/var/cache/bulwark-testbed"
+            return "\(kit)/data-files.sha256"
+        }
     }
 }

@@ -1,0 +1,172 @@
+import AsyncHTTPClient
+import BulwarkAPI
+import BulwarkCatalog
+import BulwarkCore
+import Foundation
+import GuestFiles
+import Logging
+import NIOCore
+import Subprocess
+
+/// Item-level recovery, run by bulwarkd itself: files and folders out of a point's guest file systems, or whole
+/// disks as images, into a folder on the server. Nothing is mounted and no VM starts; the point is read from the
+/// datastore (files through ``GuestBrowser``, disks through an NBD export and `qemu-img convert`), and retention
+/// keeps it while the job runs.
+struct ItemRecovery: Sendable {
+    let catalog: Catalog
+    let exports: PointExports
+    let logger: Logger
+
+    /// What one job copies out.
+    struct Plan: Sendable {
+        var point: RecoveryPointInfo
+        var vm: VMInfo
+        var items: [String]
+        var disks: [String]
+        var folder: String
+        var format: String
+        var notify: URL?
+    }
+
+    /// Checks what can be checked before a job exists (the folder, the paths, the disks), then starts the job.
+    func start(_ plan: Plan) async throws -> JobInfo {
+        var isFolder: ObjCBool = false
+        guard plan.folder.hasPrefix("/"), FileManager.default.fileExists(atPath: plan.folder, isDirectory: &isFolder),
+            isFolder.boolValue
+        else {
+            throw APIError.invalid("--to-folder '\(plan.folder)' is not an existing folder on the server; create it first")
+        }
+        guard access(plan.folder, W_OK) == 0 else {
+            throw APIError.invalid("--to-folder '\(plan.folder)' is not writable by bulwarkd")
+        }
+        guard !plan.items.isEmpty || !plan.disks.isEmpty else {
+            throw APIError.invalid("name what to copy out: --items PATH... (see `bulwark browse`) or --disk TARGET")
+        }
+        for item in plan.items {
+            do {
+                let parts = try GuestBrowser.components(item)
+                guard parts.count >= 2 else {
+                    throw APIError.invalid("--items '\(item)' names a whole file system; name a folder in it, or copy the disk with --disk")
+                }
+            } catch let error as GuestFilesError {
+                throw APIError.invalid("--items: \(error.message)")
+            }
+        }
+        let datastore = try await catalog.datastore(named: plan.point.datastore)
+        let disks = try await PointExports.disks(plan.point, datastorePath: datastore.path.path)
+        for target in plan.disks where !disks.contains(where: { $0.target == target }) {
+            throw APIError.invalid("--disk \(target): point \(plan.point.id) has disks \(disks.map(\.target).joined(separator: ", "))")
+        }
+        for target in plan.disks {
+            let file = "\(plan.folder)/\(plan.vm.name)-\(target).\(plan.format == "raw" ? "img" : "qcow2")"
+            guard !FileManager.default.fileExists(atPath: file) else {
+                throw APIError.conflict("\(file) exists already; choose another --to-folder or remove it")
+            }
+        }
+        let job = try await catalog.createJob(
+            NewJob(kind: .recovery, subject: plan.vm.reference, vmUUID: plan.vm.uuid, datastore: plan.point.datastore))
+        _ = try await catalog.appendJobLog(
+            id: job.id, level: .info,
+            message: "item-level recovery of \(plan.vm.reference) from point \(plan.point.id) (\(plan.point.createdAt.formatted(.iso8601))) into \(plan.folder) on the server: "
+                + (plan.items + plan.disks.map { "disk \($0)" }).joined(separator: ", "))
+        await exports.hold(plan.point.id)
+        let running = try await catalog.updateJob(id: job.id, JobUpdate(state: .running, phase: .transfer))
+        Task.detached { [self] in
+            await run(plan, job: job.id, disks: disks)
+            await exports.release(plan.point.id)
+        }
+        return running
+    }
+
+    private func run(_ plan: Plan, job: JobID, disks: [RecoveryPointDisk]) async {
+        var warnings: [String] = []
+        do {
+            if !plan.items.isEmpty {
+                let items = plan.items
+                let folder = plan.folder
+                let report = try await runBlocking { () throws -> GuestExtractor.Report in
+                    try GuestExtractor(browser: try GuestBrowser(disks: disks)).extract(items, into: folder)
+                }
+                warnings += report.warnings
+                for warning in report.warnings { _ = try await catalog.appendJobLog(id: job, level: .warning, message: warning) }
+                _ = try await catalog.appendJobLog(
+                    id: job, level: .info,
+                    message: "copied \(report.files) files, \(report.folders) folders and \(report.links) links (\(ByteCount.approximate(Int64(clamping: report.bytes)))) into \(folder)")
+            }
+            for target in plan.disks {
+                let file = "\(plan.folder)/\(plan.vm.name)-\(target).\(plan.format == "raw" ? "img" : "qcow2")"
+                try await copyDisk(target, of: plan.point, to: file, format: plan.format)
+                _ = try await catalog.appendJobLog(id: job, level: .info, message: "disk \(target) copied to \(file) (\(plan.format))")
+            }
+            let ended = try await catalog.updateJob(
+                id: job,
+                JobUpdate(
+                    state: warnings.isEmpty ? .succeeded : .succeededWithWarnings, progress: 1,
+                    error: warnings.isEmpty ? nil : "\(warnings.count) items skipped; see the log"))
+            await notify(ended, plan.notify)
+        } catch {
+            let reason = (error as? GuestFilesError)?.message ?? "\(error)"
+            logger.error("item-level recovery failed: \(reason)", metadata: ["job": "\(job)"])
+            let ended = try? await catalog.updateJob(id: job, JobUpdate(state: .failed, error: reason))
+            if let ended { await notify(ended, plan.notify) }
+        }
+    }
+
+    /// A whole disk of the point as an image file: qemu-img reads the point's NBD export (skipping zeros).
+    private func copyDisk(_ target: String, of point: RecoveryPointInfo, to file: String, format: String) async throws {
+        let datastore = try await catalog.datastore(named: point.datastore)
+        let session = try await exports.open(point, datastorePath: datastore.path.path)
+        defer { Task { [exports] in _ = try? await exports.close(session.id) } }
+        let source = "nbd+unix:///\(target)?socket=\(session.server.socketPath)"
+        let outcome = try await Subprocess.run(
+            .name("qemu-img"), arguments: ["convert", "-O", format, source, file], output: .discarded,
+            error: .string(limit: 16 << 10))
+        guard outcome.terminationStatus.isSuccess else {
+            try? FileManager.default.removeItem(atPath: file)
+            throw ServerError(
+                .invalidRequest,
+                "qemu-img could not copy disk \(target) to \(file): \(outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    private func notify(_ job: JobInfo, _ url: URL?) async {
+        guard let url else { return }
+        do {
+            var request = HTTPClientRequest(url: url.absoluteString)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            request.body = .bytes(ByteBuffer(data: try encoder.encode(OperationRoutes.view(job))))
+            _ = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        } catch {
+            logger.warning("cannot post job \(job.id) to the --notify URL \(url): \(error)")
+        }
+    }
+
+    /// One folder of the point, for `GET /v1/browse`.
+    func browse(_ point: RecoveryPointInfo, path: String) async throws -> BrowseView {
+        let datastore = try await catalog.datastore(named: point.datastore)
+        let disks = try await PointExports.disks(point, datastorePath: datastore.path.path)
+        await exports.hold(point.id)
+        defer { Task { [exports] in await exports.release(point.id) } }
+        let entries: [GuestEntry]
+        do {
+            entries = try await runBlocking { try GuestBrowser(disks: disks).list(path) }
+        } catch let error as GuestFilesError {
+            switch error.code {
+            case .notFound: throw APIError.notFound(error.message)
+            case .invalid: throw APIError.invalid(error.message)
+            default: throw APIError.conflict(error.message)
+            }
+        }
+        return BrowseView(
+            vm: point.vmUUID, point: point.id.description, path: path,
+            entries: entries.map {
+                BrowseView.Entry(
+                    name: $0.name, kind: $0.kind.rawValue, size: $0.size, mode: String($0.mode, radix: 8),
+                    modifiedAt: $0.kind == .filesystem ? nil : $0.modified, target: $0.target, fileSystem: $0.fileSystem,
+                    label: $0.label)
+            })
+    }
+}
