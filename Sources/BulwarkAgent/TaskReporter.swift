@@ -43,8 +43,12 @@ public actor TaskReporter {
 
     /// Stops the periodic flush and sends what is pending (unless the task's outcome is recorded already).
     public func stop() async {
-        flusher?.cancel()
+        // The periodic flush may be sending now: let it end (its lines come back to `pending` if its request was
+        // cut off) before the last flush, so no line is sent twice or lost.
+        let running = flusher
         flusher = nil
+        running?.cancel()
+        await running?.value
         await flush()
     }
 
@@ -87,19 +91,26 @@ public actor TaskReporter {
     /// while, and the task goes on meanwhile.
     public func flush() async {
         guard !closed, progressChanged || !pending.isEmpty else { return }
-        let status = AgentTaskStatus(phase: phase, progress: progress, log: pending)
-        let sentLines = pending.count
+        // The lines leave `pending` before the request: a flush that runs meanwhile (the actor is reentrant at the
+        // await) sends only lines logged since, never these again.
+        let lines = pending
+        pending.removeAll()
+        let changed = progressChanged
+        progressChanged = false
+        let status = AgentTaskStatus(phase: phase, progress: progress, log: lines)
         do {
             let control = try await server.json(
                 .POST, "/v1/agent/tasks/\(taskID)/status", body: status, as: AgentTaskControl.self,
                 timeout: .seconds(30))
-            pending.removeFirst(min(sentLines, pending.count))
-            progressChanged = false
             if control?.cancelRequested == true, !cancelRequested {
                 cancelRequested = true
                 logger.notice("the server asked to cancel this task")
             }
         } catch {
+            if !closed {
+                pending.insert(contentsOf: lines, at: 0)
+                progressChanged = progressChanged || changed
+            }
             // The periodic flush is cancelled when the task ends; its request going with it is expected.
             if Task.isCancelled { return }
             logger.warning("cannot report task status: \(error)")
