@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "BulwarkAgent",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "NBD",
+                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "NBD", "GuestFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -127,10 +127,13 @@ public struct AgentRestore: Codable, Sendable, Hashable {
     public var shutdownTimeout: Int
     /// `RATE[@HH:MM-HH:MM]`, or nil.
     public var throttle: String?
+    /// Mode `items`: the files and folders to copy into `folder`, as `bulwark browse` names them.
+    public var items: [String]?
 
     public init(
         pointID: String, pointCreatedAt: Date, domainXML: String, disks: [Disk], mode: String, folder: String?,
-        name: String?, uuid: UUID?, format: String?, start: Bool, shutdownTimeout: Int, throttle: String?
+        name: String?, uuid: UUID?, format: String?, start: Bool, shutdownTimeout: Int, throttle: String?,
+        items: [String]? = nil
     ) {
         self.pointID = pointID
         self.pointCreatedAt = pointCreatedAt
@@ -144,6 +147,7 @@ public struct AgentRestore: Codable, Sendable, Hashable {
         self.start = start
         self.shutdownTimeout = shutdownTimeout
         self.throttle = throttle
+        self.items = items
     }
 }
 

@@ -3,6 +3,7 @@ import BulwarkCore
 import BulwarkStore
 import Dispatch
 import Foundation
+import GuestFiles
 import Libvirt
 import Logging
 import NBD
@@ -71,6 +72,8 @@ struct RestoreRunner {
             return try await alternate(reporter, throttle: throttle)
         case "original":
             return try await original(reporter, throttle: throttle)
+        case "items":
+            return try await items(reporter, throttle: throttle)
         default:
             throw AgentError(.invalid, "restore mode '\(restore.mode)' is not known to this agent; upgrade it")
         }
@@ -133,6 +136,48 @@ struct RestoreRunner {
         }
     }
 
+    // MARK: - Items
+
+    /// Files and folders copied out of the point into a folder on this host: the point's disks are read on demand,
+    /// chunk by chunk from the server, by the same reader bulwarkd browses with.
+    private func items(_ reporter: TaskReporter, throttle: Throttle?) async throws -> (String, Int64) {
+        guard let folder = restore.folder, let items = restore.items, !items.isEmpty else {
+            throw AgentError(.invalid, "the restore task names no folder or items")
+        }
+        await reporter.enter(.transfer)
+        await reporter.log(.info, "copying \(items.joined(separator: ", ")) out of point \(restore.pointID) of \(subject) into \(folder) on \(host)")
+        var disks: [RemoteDisk] = []
+        for disk in restore.disks {
+            disks.append(RemoteDisk(target: disk.target, index: try await fetchIndex(disk.target), fetch: { digest in
+                try await fetchChunk(digest)
+            }, limiter: RateLimiter(throttle: throttle)))
+        }
+        let names = items.compactMap { $0.split(separator: "/").last.map(String.init) }
+        let sources = disks
+        let report: GuestExtractor.Report
+        do {
+            report = try await runOffCooperativePool { () throws -> GuestExtractor.Report in
+                try GuestExtractor(browser: try GuestBrowser(disks: sources)).extract(items, into: folder)
+            }
+        } catch {
+            // What this job made is removed: extraction never replaces anything, so these are its own.
+            for name in names where !name.isEmpty {
+                let path = "\(folder)/\(name)"
+                var isLink = false
+                if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType {
+                    isLink = type == .typeSymbolicLink
+                }
+                if isLink || FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
+            }
+            throw AgentError(.local, "cannot copy the items into \(folder) on \(host): \(error)", cause: error)
+        }
+        for warning in report.warnings { await reporter.log(.warning, warning) }
+        let received = disks.reduce(Int64(0)) { $0 + $1.received }
+        await reporter.add(scanned: Int64(clamping: report.bytes), sent: received)
+        return ("copied \(report.files) files, \(report.folders) folders and \(report.links) links (\(ByteCount.approximate(Int64(clamping: report.bytes)))) into \(folder) on \(host)"
+            + (report.warnings.isEmpty ? "" : "; \(report.warnings.count) items skipped"), received)
+    }
+
     // MARK: - Original place
 
     private func original(_ reporter: TaskReporter, throttle: Throttle?) async throws -> (String, Int64) {
@@ -150,7 +195,8 @@ struct RestoreRunner {
             }
             var disks: [String: (path: String?, format: String, size: UInt64)] = [:]
             for disk in try domain.description().protectableDisks {
-                disks[disk.target] = (disk.sourcePath, disk.format ?? "raw", try domain.blockInfo(disk.target).capacity)
+                // A missing file has no size; it is made anew below.
+                disks[disk.target] = (disk.sourcePath, disk.format ?? "raw", (try? domain.blockInfo(disk.target).capacity) ?? 0)
             }
             return (try domain.state().isActive, disks)
         }
@@ -161,18 +207,27 @@ struct RestoreRunner {
                     .invalid,
                     "\(subject) has no file-backed disk \(disk.target) now, which the point holds; recover it as a new VM instead")
             }
-            guard now.size == disk.logicalSize else {
+            // A disk whose file is gone (the reason for many restores) is made anew and written in full.
+            let present = FileManager.default.fileExists(atPath: path)
+            guard !present || now.size == disk.logicalSize else {
                 throw AgentError(
                     .invalid,
                     "disk \(disk.target) of \(subject) is \(now.size) bytes now and \(disk.logicalSize) in point \(restore.pointID); resize it back (qemu-img resize) or recover as a new VM")
             }
-            targets.append(Target(disk: disk, path: path, format: now.format, inPlace: true))
+            guard ["qcow2", "raw"].contains(now.format) else {
+                throw AgentError(.invalid, "disk \(disk.target) of \(subject) is a \(now.format) image; Bulwark writes qcow2 and raw disks back")
+            }
+            targets.append(Target(disk: disk, path: path, format: now.format, inPlace: present))
         }
         if current.running {
             await reporter.log(.info, "stopping \(subject) (up to \(restore.shutdownTimeout) s to shut down, then hard)")
             try await stop(uuid: uuid, timeout: restore.shutdownTimeout)
         }
         await reporter.log(.info, "restoring point \(restore.pointID) of \(subject) over its disks on \(host)")
+        for target in targets where !target.inPlace {
+            await reporter.log(.warning, "disk \(target.disk.target): \(target.path) is missing; making it anew and writing it in full")
+            try await RestorePreflight.create(target)
+        }
         let received = try await transfer(targets, reporter: reporter, throttle: throttle)
         await reporter.enter(.commit)
         let xml = restore.domainXML
@@ -374,5 +429,84 @@ actor RateLimiter {
             windowStart = .now
             bytes = 0
         }
+    }
+}
+
+/// A disk of a recovery point read on demand from the server, chunk by chunk, for item-level recovery on this
+/// host. libext2fs calls `read` from the extraction's own thread; each chunk is fetched (and checked against its
+/// digest) once while it stays among the few kept.
+final class RemoteDisk: GuestDisk, @unchecked Sendable {
+    let target: String
+    private let index: FixedIndex
+    private let fetch: @Sendable (ChunkDigest) async throws -> [UInt8]
+    private let limiter: RateLimiter
+    private let zero: ChunkDigest
+    // Touched only by the one extraction thread: the browser is used from one thread at a time.
+    private var cache: [(digest: ChunkDigest, bytes: [UInt8])] = []
+    private(set) var received: Int64 = 0
+
+    init(target: String, index: FixedIndex, fetch: @escaping @Sendable (ChunkDigest) async throws -> [UInt8], limiter: RateLimiter) {
+        self.target = target
+        self.index = index
+        self.fetch = fetch
+        self.limiter = limiter
+        zero = ChunkDigest.zero(chunkSize: index.chunkSize)
+    }
+
+    var size: UInt64 { index.logicalSize }
+
+    func read(offset: UInt64, length: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length)
+        var position = offset
+        let end = offset + UInt64(length)
+        while position < end {
+            let chunk = Int(position / UInt64(index.chunkSize))
+            let range = index.range(ofChunk: chunk)
+            let take = Int(min(end, range.upperBound) - position)
+            let start = Int(position - range.lowerBound)
+            let digest = index[chunk]
+            if digest == zero {
+                bytes += repeatElement(0, count: take)
+            } else {
+                let plain = try plainChunk(digest)
+                guard plain.count >= start + take else {
+                    throw AgentError(.rejected, "chunk \(digest) of disk \(target) is shorter than the disk needs")
+                }
+                bytes += plain[start..<start + take]
+            }
+            position += UInt64(take)
+        }
+        return bytes
+    }
+
+    private func plainChunk(_ digest: ChunkDigest) throws -> [UInt8] {
+        if let hit = cache.firstIndex(where: { $0.digest == digest }) { return cache[hit].bytes }
+        let file = try Self.wait { [fetch, limiter] in
+            let file = try await fetch(digest)
+            await limiter.take(file.count)
+            return file
+        }
+        received += Int64(file.count)
+        let plain = try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize)
+        cache.append((digest, plain))
+        if cache.count > 8 { cache.removeFirst() }
+        return plain
+    }
+
+    /// Runs async work from this blocking thread (never a thread of the cooperative pool) and waits for it.
+    private static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let semaphore = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        Task {
+            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return try box.result!.get()
+    }
+
+    private final class ResultBox<T>: @unchecked Sendable {
+        var result: Result<T, any Error>?
     }
 }

@@ -42,6 +42,8 @@ extension Catalog {
                             + (vm.host.map { " but on \($0)" } ?? ", nor reported by any host")
                             + "; recover it as a new VM instead (--to-host HOST --path DIR)")
                 }
+            case .items:
+                break
             case .alternate:
                 if let name = restore.name,
                     try Bool.fetchOne(
@@ -65,6 +67,7 @@ extension Catalog {
             let destination = switch restore.mode {
             case .original: "its original place on \(agent.host)"
             case .alternate: "a new VM \(restore.name ?? "?") on \(agent.host) in \(restore.folder ?? "?") (\(restore.format ?? "qcow2"))"
+            case .items: "\(restore.folder ?? "?") on \(agent.host): \((restore.items ?? []).joined(separator: ", "))"
             }
             try Self.log(
                 db, recovery.id, .info,

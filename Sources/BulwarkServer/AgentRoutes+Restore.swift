@@ -81,7 +81,7 @@ extension AgentRoutes {
             pointID: restore.point.description, pointCreatedAt: manifest.createdAt, domainXML: manifest.domainXML,
             disks: disks, mode: restore.mode.rawValue, folder: restore.folder, name: restore.name, uuid: restore.uuid,
             format: restore.format, start: restore.start, shutdownTimeout: restore.shutdownTimeout,
-            throttle: restore.throttle?.description)
+            throttle: restore.throttle?.description, items: restore.items)
     }
 
     static func restore(of task: TaskInfo) throws -> TaskParameters.Restore {

@@ -22,8 +22,32 @@ struct RecoveryRoutes: Sendable {
             let point = try await ExportRoutes.point(body.point, of: body.vm, in: catalog)
             let vm = try await catalog.vm(uuid: point.vmUUID)
             if body.items != nil || body.disks != nil || body.toFolder != nil {
-                let job = try await items.start(try Self.itemPlan(body, point: point, vm: vm))
+                guard let host = body.toHost else {
+                    let job = try await items.start(try Self.itemPlan(body, point: point, vm: vm))
+                    return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
+                }
+                // Onto an agent's host: a restore task that copies the items there.
+                let plan = try Self.itemPlan(RecoveryRequest(
+                    vm: body.vm, point: body.point, format: body.format, notify: body.notify, items: body.items,
+                    disks: body.disks, toFolder: body.toFolder), point: point, vm: vm)
+                guard plan.disks.isEmpty, !plan.items.isEmpty else {
+                    throw APIError.invalid("onto a host, name files and folders (--items); a whole disk goes to a host as a new VM (--to-host HOST --path DIR)")
+                }
+                guard plan.folder.hasPrefix("/"), !plan.folder.split(separator: "/").contains("..") else {
+                    throw APIError.invalid("--to-folder '\(plan.folder)' must be an absolute folder without '..'")
+                }
+                let restore = TaskParameters.Restore(
+                    point: point.id, mode: .items, host: host, folder: plan.folder, throttle: try body.throttle.map { text in
+                        do { return try Throttle(parsing: text) } catch { throw APIError.invalid("\(error)") }
+                    }, notify: plan.notify, items: plan.items)
+                let job = try await catalog.createRecoveryTask(NewRecovery(vmUUID: vm.uuid, restore: restore))
+                await taskSignal.notify()
                 return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
+            }
+            if point.state == .damaged {
+                // Refused by the catalog too; reading the point here names the chunks it lacks.
+                let datastore = try await catalog.datastore(named: point.datastore)
+                _ = try await PointExports.load(point, datastorePath: datastore.path.path)
             }
             let restore = try Self.restore(body, point: point, vm: vm)
             let job = try await catalog.createRecoveryTask(NewRecovery(vmUUID: vm.uuid, restore: restore))
@@ -42,14 +66,14 @@ struct RecoveryRoutes: Sendable {
 
     /// The item-level part of a request: files (`items`) or whole disks (`disks`) into `toFolder` on the server.
     static func itemPlan(_ body: RecoveryRequest, point: RecoveryPointInfo, vm: VMInfo) throws -> ItemRecovery.Plan {
-        guard body.to == nil, body.toHost == nil, body.path == nil, body.name == nil, body.start == nil else {
-            throw APIError.invalid("item-level recovery (--items, --disk) copies into --to-folder; leave out --to, --to-host, --path, --name and --start")
+        guard body.to == nil, body.path == nil, body.name == nil, body.start == nil else {
+            throw APIError.invalid("item-level recovery (--items, --disk) copies into --to-folder; leave out --to, --path, --name and --start")
         }
         guard let folder = body.toFolder else {
             throw APIError.invalid("--to-folder: name the folder on the server the items are copied into")
         }
-        guard body.throttle == nil else {
-            throw APIError.invalid("--throttle limits a restore's network use; item-level recovery writes on the server itself, so leave it out")
+        guard body.throttle == nil || body.toHost != nil else {
+            throw APIError.invalid("--throttle limits a restore's network use; item-level recovery into a folder on the server moves nothing over the network, so leave it out (or copy onto a host with --host)")
         }
         let format = body.format ?? "qcow2"
         guard ["qcow2", "raw"].contains(format) else {

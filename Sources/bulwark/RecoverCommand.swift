@@ -21,7 +21,8 @@ struct Recover: AsyncParsableCommand {
             path is longer than the file system allows; when the restore fails, the files it made are removed.
 
             --items PATH... --to-folder DIR copies files and folders out of the point's guest file systems into DIR \
-            on the server, without starting the VM or needing an agent in the guest: paths as `bulwark browse` shows \
+            on the server (or, with --host HOST, on that host, whose agent reads the point from the server), without \
+            starting the VM or needing an agent in the guest: paths as `bulwark browse` shows \
             them (/vdb1/etc/hosts). ext2/3/4 on MBR, GPT or whole disks are read; content, permissions and times are \
             kept, links are recreated as links and never followed, device nodes are skipped with a warning, and \
             nothing is written outside DIR. --disk TARGET --to-folder DIR copies a whole disk out as an image \
@@ -47,13 +48,15 @@ struct Recover: AsyncParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Files and folders to copy out, as `bulwark browse` names them.")
     var items: [String] = []
     @Option(name: .customLong("disk"), help: "A whole disk to copy out as an image (repeat for more).") var disks: [String] = []
-    @Option(name: .long, help: "The folder on the server items and disk images are copied into.") var toFolder: String?
+    @Option(name: .long, help: "The folder items and disk images are copied into: on the server, or on --host.") var toFolder: String?
+    @Option(name: .long, help: "Copy the items into --to-folder on this enrolled host (its agent reads the point) instead of the server.")
+    var host: String?
     @Flag(name: .long, help: "Do not ask before stopping the VM (--to original).") var yes = false
     @Flag(name: .long, help: "Follow the job until it ends.") var wait = false
     @Flag(name: .long, help: "Print JSON.") var json = false
     @OptionGroup var server: ServerOptions
 
-    var isItemLevel: Bool { !items.isEmpty || !disks.isEmpty || toFolder != nil }
+    var isItemLevel: Bool { !items.isEmpty || !disks.isEmpty || toFolder != nil || host != nil }
 
     func validate() throws {
         if isItemLevel {
@@ -65,6 +68,9 @@ struct Recover: AsyncParsableCommand {
             }
             guard !items.isEmpty || !disks.isEmpty else {
                 throw ValidationError("name what to copy out: --items PATH... (see `bulwark browse VM`) or --disk TARGET")
+            }
+            if host != nil, !disks.isEmpty {
+                throw ValidationError("--host copies files and folders (--items); a whole disk goes to a host as a new VM (--to-host HOST --path DIR)")
             }
             return
         }
@@ -105,7 +111,7 @@ struct Recover: AsyncParsableCommand {
             }
         }
         let request = RecoveryRequest(
-            vm: vm, point: point, to: to, toHost: toHost, path: path, name: name, format: format,
+            vm: vm, point: point, to: to, toHost: isItemLevel ? host : toHost, path: path, name: name, format: format,
             start: start ? true : nil, throttle: throttle, notify: notify, shutdownTimeout: shutdownTimeout,
             items: items.isEmpty ? nil : items, disks: disks.isEmpty ? nil : disks, toFolder: toFolder)
         let job = try await server.withClient { client throws(ClientError) -> JobView in

@@ -78,6 +78,15 @@ extension IntegrationSuite {
                             path: folder + String(repeating: "/deeper", count: 600), name: "x\(name)"))
                 }
                 #expect(long?.message.contains("longer than Linux allows") == true, "\(String(describing: long))")
+                // A target folder too small for the disks: refused by the agent before any data moves.
+                let small = guest.directory.file("small")
+                try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+                try ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", small])
+                defer { _ = try? ChildProcess.run("umount", [small]) }
+                let cramped = try await recover(
+                    testbed, RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, toHost: testbed.host, path: small, name: "x\(name)"))
+                #expect(cramped.state == .failed && cramped.error?.contains("free") == true, "\(cramped.error ?? "")")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: small).isEmpty)
                 // The started copy writes its console beside its disks; nothing else is there.
                 let left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasSuffix("console.log") }.sorted()
                 #expect(left == ["\(copy)-vda.qcow2", "\(copy)-vdb.qcow2"], "refused restores left files: \(left)")
@@ -85,11 +94,13 @@ extension IntegrationSuite {
                 // 3. Back in place: the guest wrote after the point; the running VM is stopped, only the chunks
                 // that differ are written, its definition restored, and it runs again.
                 try await guest.hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x5c, offset: "20M", length: "2M") }
+                // And vdb's file is lost (QEMU keeps it open until it stops): made anew and written in full.
+                try FileManager.default.removeItem(atPath: guest.vdbPath)
                 let back = try await recover(
                     testbed, RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, to: "original", shutdownTimeout: 1))
                 #expect(back.state == .succeeded, "\(back.error ?? "")\n\(testbed.diagnostics())")
                 let log = try await testbed.job(back.id).log?.map(\.message).joined(separator: "\n") ?? ""
-                #expect(log.contains("disk vda: 2 of") && log.contains("disk vdb: 0 of"), "\(log)")
+                #expect(log.contains("disk vda: 2 of") && log.contains("vdb.qcow2 is missing; making it anew"), "\(log)")
                 #expect(try await guest.hypervisor.run { try $0.domain(named: name).state().isActive }, "restarted")
                 // Protection restarts with a consistency check, queued by the restore.
                 let jobs: [JobView] = try await testbed.client.get("/v1/jobs?vm=\(testbed.host)/\(name)")
@@ -178,6 +189,27 @@ extension IntegrationSuite {
                 let attributes = try FileManager.default.attributesOfItem(atPath: "\(folder)/mode-0640.txt")
                 #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
                 #expect((attributes[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } == 1_704_164_645)
+
+                // Onto the agent's host (--host): its agent reads the point from the server and copies the items.
+                let onHost = guest.directory.file("items-on-host")
+                try FileManager.default.createDirectory(atPath: onHost, withIntermediateDirectories: true)
+                let hostJob: JobView = try await testbed.client.post(
+                    "/v1/recover",
+                    RecoveryRequest(vm: vm, point: point, toHost: testbed.host, items: ["/vdb1/hello.txt", "/vdb1/dir"], toFolder: onHost))
+                let hostDone = try await testbed.wait(hostJob.id)
+                #expect(hostDone.state == .succeeded, "\(hostDone.error ?? "")\n\(testbed.diagnostics())")
+                #expect(FileManager.default.contents(atPath: "\(onHost)/hello.txt") == FileManager.default.contents(atPath: "\(folder)/hello.txt"))
+                #expect(FileManager.default.contents(atPath: "\(onHost)/dir/nested/data.bin") == FileManager.default.contents(atPath: "\(folder)/dir/nested/data.bin"))
+
+                // Into a folder whose disk fills up: the job fails saying so.
+                let tiny = guest.directory.file("tiny")
+                try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+                try ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", tiny])
+                defer { _ = try? ChildProcess.run("umount", [tiny]) }
+                let filling: JobView = try await testbed.client.post(
+                    "/v1/recover", RecoveryRequest(vm: vm, point: point, items: ["/vdb1/dir"], toFolder: tiny))
+                let filled = try await testbed.wait(filling.id)
+                #expect(filled.state == .failed && filled.error?.contains("full") == true, "\(filled.error ?? "")")
 
                 // The whole data disk, as a qcow2 image holding exactly the point's disk.
                 let image = "\(folder)/\(name)-vdb.qcow2"

@@ -22,6 +22,8 @@ public struct TaskParameters: Hashable, Sendable, Codable {
             case original
             /// A new VM (new name, UUID, MAC addresses) on `host`, its disks in `folder`.
             case alternate
+            /// Files and folders (`items`) copied out of the point's guest file systems into `folder` on `host`.
+            case items
         }
 
         public var point: RecoveryPointID
@@ -37,11 +39,13 @@ public struct TaskParameters: Hashable, Sendable, Codable {
         public var shutdownTimeout: Int
         public var throttle: Throttle?
         public var notify: URL?
+        /// Item-level: paths as `bulwark browse` names them.
+        public var items: [String]?
 
         public init(
             point: RecoveryPointID, mode: Mode, host: String, folder: String? = nil, name: String? = nil,
             uuid: UUID? = nil, format: String? = nil, start: Bool = false, shutdownTimeout: Int = 120,
-            throttle: Throttle? = nil, notify: URL? = nil
+            throttle: Throttle? = nil, notify: URL? = nil, items: [String]? = nil
         ) {
             self.point = point
             self.mode = mode
@@ -54,6 +58,7 @@ public struct TaskParameters: Hashable, Sendable, Codable {
             self.shutdownTimeout = shutdownTimeout
             self.throttle = throttle
             self.notify = notify
+            self.items = items
         }
     }
 
