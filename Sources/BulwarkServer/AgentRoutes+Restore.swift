@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import BulwarkAPI
 import BulwarkCatalog
 import BulwarkCore
@@ -91,23 +90,9 @@ extension AgentRoutes {
         return restore
     }
 
-    /// Posts the ended job to the restore's `--notify` URL, once; a receiver that fails is logged, not retried.
+    /// Posts the ended job to the restore's `--notify` URL.
     static func notify(_ job: JobInfo, of task: TaskInfo, logger: Logger) async {
-        guard let url = task.parameters.restore?.notify else { return }
-        do {
-            var request = HTTPClientRequest(url: url.absoluteString)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            request.body = .bytes(ByteBuffer(data: try encoder.encode(OperationRoutes.view(job))))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-            if !(200..<300).contains(response.status.code) {
-                logger.warning("the --notify URL answered \(response.status) for job \(job.id)")
-            }
-        } catch {
-            logger.warning("cannot post job \(job.id) to the --notify URL \(url): \(error)")
-        }
+        await JobNotifier.post(job, to: task.parameters.restore?.notify, logger: logger)
     }
 }
 

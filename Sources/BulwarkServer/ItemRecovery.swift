@@ -1,11 +1,9 @@
-import AsyncHTTPClient
 import BulwarkAPI
 import BulwarkCatalog
 import BulwarkCore
 import Foundation
 import GuestFiles
 import Logging
-import NIOCore
 import Subprocess
 
 /// Item-level recovery, run by bulwarkd itself: files and folders out of a point's guest file systems, or whole
@@ -130,18 +128,7 @@ struct ItemRecovery: Sendable {
     }
 
     private func notify(_ job: JobInfo, _ url: URL?) async {
-        guard let url else { return }
-        do {
-            var request = HTTPClientRequest(url: url.absoluteString)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            request.body = .bytes(ByteBuffer(data: try encoder.encode(OperationRoutes.view(job))))
-            _ = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        } catch {
-            logger.warning("cannot post job \(job.id) to the --notify URL \(url): \(error)")
-        }
+        await JobNotifier.post(job, to: url, logger: logger)
     }
 
     /// One folder of the point, for `GET /v1/browse`.

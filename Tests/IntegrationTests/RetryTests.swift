@@ -17,13 +17,7 @@ extension IntegrationSuite {
             defer { testbed.stop() }
             try await withGuest(on: testbed) { guest in
                 let name = guest.name
-                let uuid = try await testbed.protect(name)
-                try await writeRandom(guest, at: "8M", mebibytes: 32)
-                let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
-                try await waitUntil("the first chunks to arrive", seconds: 300) {
-                    (FileManager.default.enumerator(atPath: testbed.datastorePath + "/.staging")?.allObjects as? [String]
-                        ?? []).count > 40
-                }
+                let (uuid, job) = try await startSync(testbed, guest)
                 testbed.killAgent()
                 try testbed.startAgent()
                 let failed = try await testbed.wait(job.id, seconds: 120)
@@ -56,13 +50,7 @@ extension IntegrationSuite {
             defer { testbed.stop() }
             try await withGuest(on: testbed) { guest in
                 let name = guest.name
-                let uuid = try await testbed.protect(name)
-                try await writeRandom(guest, at: "8M", mebibytes: 32)
-                let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(name)"))
-                try await waitUntil("the first chunks to arrive", seconds: 300) {
-                    (FileManager.default.enumerator(atPath: testbed.datastorePath + "/.staging")?.allObjects as? [String]
-                        ?? []).count > 40
-                }
+                let (uuid, job) = try await startSync(testbed, guest)
                 kill(try guest.qemuPID(), SIGKILL)
                 let failed = try await testbed.wait(job.id, seconds: 300)
                 #expect(failed.state == .failed, "\(failed.error ?? "")")
@@ -78,6 +66,18 @@ extension IntegrationSuite {
                         "disk \(disk) of point \(point.id) does not restore bit-exact")
                 }
             }
+        }
+
+        /// Protects the guest, has it write 32 MiB, asks for a sync and waits until its first chunks arrive.
+        private func startSync(_ testbed: Testbed, _ guest: TestGuest) async throws -> (UUID, JobView) {
+            let uuid = try await testbed.protect(guest.name)
+            try await writeRandom(guest, at: "8M", mebibytes: 32)
+            let job: JobView = try await testbed.client.post("/v1/backup", BackupRequest(vm: "\(testbed.host)/\(guest.name)"))
+            try await waitUntil("the first chunks to arrive", seconds: 300) {
+                (FileManager.default.enumerator(atPath: testbed.datastorePath + "/.staging")?.allObjects as? [String]
+                    ?? []).count > 40
+            }
+            return (uuid, job)
         }
 
         /// The job queued to retry `id`.
