@@ -26,8 +26,9 @@ struct RestoreRunner {
     let logger: Logger
     let vmLocks: VMLocks
 
-    /// Chunk downloads in flight at once: enough to keep the network and the decoder busy on two cores.
-    static let parallelFetches = 4
+    /// Chunks in flight at once (fetched, checked or being written): enough to keep the network, the decoder and
+    /// qemu-nbd busy on two cores.
+    static let parallelFetches = 6
 
     var subject: String { "VM \(task.vmName) (\(task.vmUUID.uuidString.lowercased()))" }
 
@@ -290,7 +291,7 @@ struct RestoreRunner {
         let zero = ChunkDigest.zero(chunkSize: index.chunkSize)
         var received: Int64 = 0
         var skipped = 0
-        try await withThrowingTaskGroup(of: (Int, [UInt8]?, Int64).self) { group in
+        try await withThrowingTaskGroup(of: (Int, Bool, Int64).self) { group in
             var next = 0
             func schedule() {
                 guard next < index.chunkCount else { return }
@@ -299,31 +300,33 @@ struct RestoreRunner {
                 let digest = index[chunk]
                 let range = index.range(ofChunk: chunk)
                 let length = Int(range.upperBound - range.lowerBound)
+                // Each chunk is fetched, checked and written by its own child task: fetches and checks of the
+                // next chunks go on while one is written.
                 group.addTask {
                     if target.inPlace {
                         let present = try await writer.read(offset: range.lowerBound, length: length)
                         let same = digest == zero ? Datastore.isAllZero(present) : ChunkDigest.of(present) == digest
-                        if same { return (chunk, nil, 0) }
+                        if same { return (chunk, false, 0) }
                     }
-                    if digest == zero { return (chunk, target.inPlace ? [UInt8](repeating: 0, count: length) : nil, 0) }
-                    let file = try await fetchChunk(digest)
-                    await limiter.take(file.count)
-                    let plain: [UInt8]
-                    do {
-                        plain = try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize)
-                    } catch {
-                        throw AgentError(.rejected, "chunk \(digest) from the server does not check out: \(error)", cause: error)
+                    var bytes: [UInt8]
+                    var fetched: Int64 = 0
+                    if digest == zero {
+                        guard target.inPlace else { return (chunk, false, 0) }
+                        bytes = [UInt8](repeating: 0, count: length)
+                    } else {
+                        let file = try await fetchChunk(digest)
+                        await limiter.take(file.count)
+                        fetched = Int64(file.count)
+                        do {
+                            bytes = try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize)
+                        } catch {
+                            throw AgentError(.rejected, "chunk \(digest) from the server does not check out: \(error)", cause: error)
+                        }
+                        guard bytes.count >= length else {
+                            throw AgentError(.rejected, "chunk \(digest) holds \(bytes.count) bytes where disk \(target.disk.target) needs \(length)")
+                        }
+                        if bytes.count > length { bytes.removeSubrange(length...) }
                     }
-                    guard plain.count >= length else {
-                        throw AgentError(.rejected, "chunk \(digest) holds \(plain.count) bytes where disk \(target.disk.target) needs \(length)")
-                    }
-                    return (chunk, Array(plain.prefix(length)), Int64(file.count))
-                }
-            }
-            for _ in 0..<Self.parallelFetches { schedule() }
-            while let (chunk, bytes, fetched) = try await group.next() {
-                let range = index.range(ofChunk: chunk)
-                if let bytes {
                     do {
                         try await writer.write(bytes, offset: range.lowerBound)
                     } catch {
@@ -331,9 +334,13 @@ struct RestoreRunner {
                             .local, "cannot write disk \(target.disk.target) to \(target.path) on \(host) (is the disk full?): \(error)",
                             cause: error)
                     }
-                } else {
-                    skipped += 1
+                    return (chunk, true, fetched)
                 }
+            }
+            for _ in 0..<Self.parallelFetches { schedule() }
+            while let (chunk, written, fetched) = try await group.next() {
+                let range = index.range(ofChunk: chunk)
+                if !written { skipped += 1 }
                 received += fetched
                 await reporter.add(scanned: Int64(range.upperBound - range.lowerBound), sent: fetched)
                 if await reporter.cancelRequested { throw AgentError(.cancelled, "cancelled by an admin") }
@@ -369,7 +376,8 @@ struct RestoreRunner {
 /// A disk image opened for writing through `qemu-nbd` (started by libnbd, so the image format is qemu's
 /// business), its blocking calls on a queue of its own.
 final class DiskWriter: @unchecked Sendable {
-    // libnbd handles are thread-safe; the queue keeps the blocking calls off the cooperative pool.
+    // One call at a time on the handle: each write is already many requests in flight (``NBDConnection/pwrite``),
+    // and the queue keeps the blocking calls off the cooperative pool.
     private let connection: NBDConnection
     private let queue = DispatchQueue(label: "bulwark.restore.writer")
 

@@ -148,13 +148,38 @@ public final class NBDConnection {
         return bytes
     }
 
-    /// Writes `bytes` at `offset` (at most 32 MiB in one call).
+    /// Writes `bytes` at `offset`, as concurrent requests of ``segment`` bytes (like ``pread(into:offset:)``), so
+    /// the server writes them in parallel; returns when all have completed, and one failing fails the write.
     public func pwrite(_ bytes: [UInt8], offset: UInt64) throws(NBDError) {
         guard !bytes.isEmpty else { return }
-        let written = bytes.withUnsafeBytes { buffer in
-            nbd_pwrite(handle, buffer.baseAddress, buffer.count, offset, 0)
+        var failure: NBDError?
+        bytes.withUnsafeBytes { buffer in
+            var cookies: [(cookie: Int64, at: Int)] = []
+            var issued = 0
+            while issued < buffer.count {
+                let count = min(buffer.count - issued, Self.segment)
+                let cookie = nbd_aio_pwrite(
+                    handle, buffer.baseAddress! + issued, count, offset + UInt64(issued),
+                    nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
+                guard cookie >= 0 else {
+                    failure = NBDError.last("nbd_aio_pwrite", subject: "\(endpoint) at offset \(offset + UInt64(issued))")
+                    break
+                }
+                cookies.append((cookie, issued))
+                issued += count
+            }
+            // Every issued request is retired before the caller's buffer may go.
+            while nbd_aio_in_flight(handle) > 0 {
+                guard nbd_poll(handle, -1) >= 0 else {
+                    failure = failure ?? NBDError.last("nbd_poll", subject: "\(endpoint) writing at offset \(offset)")
+                    return
+                }
+            }
+            for (cookie, at) in cookies where nbd_aio_command_completed(handle, UInt64(cookie)) != 1 {
+                failure = failure ?? NBDError.last("nbd_pwrite", subject: "\(endpoint) at offset \(offset + UInt64(at))")
+            }
         }
-        guard written == 0 else { throw NBDError.last("nbd_pwrite", subject: "\(endpoint) at offset \(offset)") }
+        if let failure { throw failure }
     }
 
     /// Asks the server to make every completed write durable.

@@ -99,6 +99,13 @@ func refusal(_ body: () async throws -> Void) async -> ClientError? {
             let connection = try NBDConnection(.unix(path: session.server.socketPath, export: "vda"))
             #expect(try connection.read(offset: 0, length: 4096) == Array(fleet.vda.image[0..<4096]))
             _ = try await exports.close(session.id)
+            // A browse or an item-level copy holds the point the same way, until it ends.
+            await exports.hold(old)
+            await exports.hold(old)
+            #expect(try await maintenance.pass(now: later).kept == [old])
+            await exports.release(old)
+            #expect(try await maintenance.pass(now: later).kept == [old], "one reader is still there")
+            await exports.release(old)
             let second = try await maintenance.pass(now: later)
             #expect(second.pruned == [old])
         }
