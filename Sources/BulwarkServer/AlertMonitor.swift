@@ -1,12 +1,9 @@
-import AsyncHTTPClient
 import BulwarkAPI
 import BulwarkCatalog
 import BulwarkCore
 import BulwarkStore
 import Foundation
 import Logging
-import NIOCore
-import NIOFoundationCompat
 import ServiceLifecycle
 
 /// Watches what an administrator must hear about and keeps the alerts true: each pass raises what is wrong and
@@ -169,21 +166,7 @@ struct AlertMonitor: Service {
 
     private func post(_ alert: AlertInfo) async {
         guard let webhook else { return }
-        do {
-            var request = HTTPClientRequest(url: webhook.absoluteString)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            request.body = .bytes(ByteBuffer(data: try encoder.encode(OperationRoutes.view(alert))))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-            guard (200..<300).contains(response.status.code) else {
-                logger.warning("the alert webhook answered \(response.status) for alert \(alert.id)")
-                return
-            }
-        } catch {
-            logger.warning("cannot post alert \(alert.id) to the webhook \(webhook): \(error)")
-        }
+        await postJSON(OperationRoutes.view(alert), to: webhook, what: "alert \(alert.id) (the alert webhook)", logger: logger)
     }
 
     /// How often a group's VMs should get a point: its sync frequency, or for `before-recovery-point` the longest

@@ -104,30 +104,40 @@ public final class NBDConnection {
     /// returns when all have completed; one failing fails the read.
     public func pread(into buffer: UnsafeMutableRawBufferPointer, offset: UInt64) throws(NBDError) {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+        try segmented(length: buffer.count, offset: offset, operation: "pread") { at, count, diskOffset in
+            nbd_aio_pread(
+                handle, base + at, count, diskOffset, nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
+        }
+    }
+
+    /// Issues `length` bytes at `offset` as concurrent requests of ``segment`` bytes (`issue` sends one: its offset
+    /// in the caller's buffer, its length, its offset on the disk; it answers libnbd's cookie), then waits for all.
+    /// Every issued request is waited for and retired, even after a failure: the buffer is the caller's and must not
+    /// be touched once this returns.
+    private func segmented(
+        length: Int, offset: UInt64, operation: String, _ issue: (Int, Int, UInt64) -> Int64
+    ) throws(NBDError) {
         var cookies: [(cookie: Int64, at: Int)] = []
-        cookies.reserveCapacity(buffer.count / Self.segment + 1)
+        cookies.reserveCapacity(length / Self.segment + 1)
         var issued = 0
         var failure: NBDError?
-        while issued < buffer.count {
-            let count = min(buffer.count - issued, Self.segment)
-            let cookie = nbd_aio_pread(
-                handle, base + issued, count, offset + UInt64(issued), nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
+        while issued < length {
+            let count = min(length - issued, Self.segment)
+            let cookie = issue(issued, count, offset + UInt64(issued))
             guard cookie >= 0 else {
-                failure = NBDError.last("nbd_aio_pread", subject: "\(endpoint) at offset \(offset + UInt64(issued))")
+                failure = NBDError.last("nbd_aio_\(operation)", subject: "\(endpoint) at offset \(offset + UInt64(issued))")
                 break
             }
             cookies.append((cookie, issued))
             issued += count
         }
-        // Every issued request is waited for and retired, even after a failure: the buffer is the caller's and
-        // must not be written once this returns.
         while nbd_aio_in_flight(handle) > 0 {
             guard nbd_poll(handle, -1) >= 0 else {
-                throw NBDError.last("nbd_poll", subject: "\(endpoint) reading at offset \(offset)")
+                throw NBDError.last("nbd_poll", subject: "\(endpoint) at offset \(offset)")
             }
         }
         for (cookie, at) in cookies where nbd_aio_command_completed(handle, UInt64(cookie)) != 1 {
-            failure = failure ?? NBDError.last("nbd_pread", subject: "\(endpoint) at offset \(offset + UInt64(at))")
+            failure = failure ?? NBDError.last("nbd_\(operation)", subject: "\(endpoint) at offset \(offset + UInt64(at))")
         }
         if let failure { throw failure }
     }
@@ -152,31 +162,17 @@ public final class NBDConnection {
     /// the server writes them in parallel; returns when all have completed, and one failing fails the write.
     public func pwrite(_ bytes: [UInt8], offset: UInt64) throws(NBDError) {
         guard !bytes.isEmpty else { return }
-        var failure: NBDError?
-        bytes.withUnsafeBytes { buffer in
-            var cookies: [(cookie: Int64, at: Int)] = []
-            var issued = 0
-            while issued < buffer.count {
-                let count = min(buffer.count - issued, Self.segment)
-                let cookie = nbd_aio_pwrite(
-                    handle, buffer.baseAddress! + issued, count, offset + UInt64(issued),
-                    nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
-                guard cookie >= 0 else {
-                    failure = NBDError.last("nbd_aio_pwrite", subject: "\(endpoint) at offset \(offset + UInt64(issued))")
-                    break
+        // withUnsafeBytes rethrows as `any Error`; the typed error is carried out by hand.
+        let failure: NBDError? = bytes.withUnsafeBytes { buffer in
+            let base = buffer.baseAddress!
+            do throws(NBDError) {
+                try segmented(length: buffer.count, offset: offset, operation: "pwrite") { at, count, diskOffset in
+                    nbd_aio_pwrite(
+                        handle, base + at, count, diskOffset, nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
                 }
-                cookies.append((cookie, issued))
-                issued += count
-            }
-            // Every issued request is retired before the caller's buffer may go.
-            while nbd_aio_in_flight(handle) > 0 {
-                guard nbd_poll(handle, -1) >= 0 else {
-                    failure = failure ?? NBDError.last("nbd_poll", subject: "\(endpoint) writing at offset \(offset)")
-                    return
-                }
-            }
-            for (cookie, at) in cookies where nbd_aio_command_completed(handle, UInt64(cookie)) != 1 {
-                failure = failure ?? NBDError.last("nbd_pwrite", subject: "\(endpoint) at offset \(offset + UInt64(at))")
+                return nil
+            } catch {
+                return error
             }
         }
         if let failure { throw failure }
