@@ -26,23 +26,44 @@ public struct GuestExtractor {
     public init(browser: GuestBrowser) { self.browser = browser }
 
     /// Extracts each of `paths` (a file, link or folder, recursively) into `folder` under its own name.
+    ///
+    /// All or nothing: a name already in `folder` refuses the extraction before anything is written, and a failure
+    /// part-way (the disk full, a damaged guest file system) removes what this call made, never anything that was
+    /// there before.
     public func extract(_ paths: [String], into folder: String) throws -> Report {
         let root = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard root >= 0 else {
             throw GuestFilesError(.target, "cannot open the target folder \(folder): \(String(cString: strerror(errno))); it must be an existing folder, not a link")
         }
         defer { close(root) }
-        var report = Report()
+        var entries: [(path: String, volume: Ext2Volume, entry: GuestEntry)] = []
         for path in paths {
             let parts = try GuestBrowser.components(path)
             guard parts.count >= 2 else {
                 throw GuestFilesError(.invalid, "'\(path)' names a whole file system; name a folder in it (e.g. /\(parts.first ?? "vda1")/home) or copy the disk with --disk")
             }
             let volume = try browser.open(parts[0])
-            let inode = try volume.lookup(Array(parts.dropFirst()))
-            let entry = try volume.entry(inode, name: parts.last!)
-            var visited = Set<UInt32>()
-            try write(entry, from: volume, into: root, at: path, report: &report, visited: &visited, depth: 0)
+            let entry = try volume.entry(try volume.lookup(Array(parts.dropFirst())), name: parts.last!)
+            var status = stat()
+            guard fstatat(root, entry.name, &status, AT_SYMLINK_NOFOLLOW) != 0, errno == ENOENT else {
+                throw GuestFilesError(.target, "\(folder)/\(entry.name) exists already; extract into a folder without it, nothing was copied")
+            }
+            guard !entries.contains(where: { $0.entry.name == entry.name }) else {
+                throw GuestFilesError(.invalid, "two items are named \(entry.name); copy them into different folders")
+            }
+            entries.append((path, volume, entry))
+        }
+        var report = Report()
+        var made: [String] = []
+        do {
+            for (path, volume, entry) in entries {
+                made.append(entry.name)
+                var visited = Set<UInt32>()
+                try write(entry, from: volume, into: root, at: path, report: &report, visited: &visited, depth: 0)
+            }
+        } catch {
+            for name in made { try? FileManager.default.removeItem(atPath: "\(folder)/\(name)") }
+            throw error
         }
         return report
     }

@@ -98,8 +98,35 @@ import Testing
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(target)/dir/absolute") == "/etc/shadow")
         #expect(!FileManager.default.fileExists(atPath: "\(target)/dir/pipe"))
 
-        // Into a folder that has the names already: refused, nothing overwritten.
-        #expect(throws: GuestFilesError.self) { try GuestExtractor(browser: browser).extract(["/\(fs)/hello.txt"], into: target) }
+        // Into a folder that has one of the names already: refused before anything is written, nothing overwritten.
+        let again = folder.file("again")
+        try FileManager.default.createDirectory(atPath: again, withIntermediateDirectories: true)
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: "\(again)/hello.txt"))
+        #expect(throws: GuestFilesError.self) {
+            try GuestExtractor(browser: browser).extract(["/\(fs)/dir", "/\(fs)/hello.txt"], into: again)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: again) == ["hello.txt"])
+        #expect(FileManager.default.contents(atPath: "\(again)/hello.txt") == Data("mine\n".utf8))
+    }
+
+    /// The target's disk fills up part-way: the extraction fails saying so and removes what it made, and only that.
+    @Test func aFullTargetLeavesOnlyWhatWasThere() throws {
+        let folder = try TemporaryDirectory("guest-files")
+        defer { folder.cleanUp() }
+        let source = try Self.makeSource(folder)
+        let browser = try GuestBrowser(disks: [try FileDisk(target: "vdb", path: try Self.makeDisk(folder, source: source, label: "gpt"))])
+        let small = folder.file("small")
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+        _ = try ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", small])
+        defer { _ = try? ChildProcess.run("umount", [small]) }
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: "\(small)/mine.txt"))
+        do {
+            _ = try GuestExtractor(browser: browser).extract(["/vdb1/hello.txt", "/vdb1/dir"], into: small)
+            Issue.record("1 MiB went into a 256 KiB file system")
+        } catch let error as GuestFilesError {
+            #expect(error.code == .target && error.message.contains("full"), "\(error)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: small) == ["mine.txt"])
     }
 
     @Test func badPathsAndOtherFileSystemsAreRefusedClearly() throws {
