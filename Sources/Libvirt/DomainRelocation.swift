@@ -38,6 +38,30 @@ public struct DomainRelocation: Sendable {
         for interface in devices.children("interface") {
             for mac in interface.children("mac") { mac.remove() }
         }
+        try Self.point(devices, at: disks)
+        for kind in ["serial", "console"] {
+            for port in devices.children(kind) where port.attribute("type") == "file" {
+                for source in port.children("source") {
+                    guard let path = source.attribute("path") else { continue }
+                    let file = path.split(separator: "/").last.map(String.init) ?? "\(kind).log"
+                    source.setAttribute("path", "\(folder)/\(name)-\(file)")
+                }
+            }
+        }
+        return domain.documentXML
+    }
+
+    /// `xml` with only its disks moved (same name, UUID, MAC addresses and consoles): a recovery point's definition
+    /// put back over a VM whose disks live elsewhere now than when the point was made.
+    public static func pointingDisks(_ disks: [String: Disk], in xml: String) throws(XMLFormatError) -> String {
+        let domain = try XMLTree.parse(xml, root: "domain")
+        guard let devices = domain.child("devices") else { throw XMLFormatError("the domain has no <devices>") }
+        try point(devices, at: disks)
+        return domain.documentXML
+    }
+
+    /// Points each named disk (by target) at its file and format; every one must be in the definition.
+    private static func point(_ devices: XMLTree.Element, at disks: [String: Disk]) throws(XMLFormatError) {
         var relocated = Set<String>()
         for disk in devices.children("disk") {
             guard let target = disk.child("target")?.attribute("dev"), let place = disks[target] else { continue }
@@ -53,16 +77,6 @@ public struct DomainRelocation: Sendable {
         guard missing.isEmpty else {
             throw XMLFormatError("the domain has no disk \(missing.sorted().joined(separator: ", ")) to relocate")
         }
-        for kind in ["serial", "console"] {
-            for port in devices.children(kind) where port.attribute("type") == "file" {
-                for source in port.children("source") {
-                    guard let path = source.attribute("path") else { continue }
-                    let file = path.split(separator: "/").last.map(String.init) ?? "\(kind).log"
-                    source.setAttribute("path", "\(folder)/\(name)-\(file)")
-                }
-            }
-        }
-        return domain.documentXML
     }
 
     private func set(_ domain: XMLTree.Element, _ child: String, _ text: String) throws(XMLFormatError) {

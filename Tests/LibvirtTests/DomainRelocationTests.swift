@@ -48,6 +48,21 @@ import Testing
         #expect(xml.contains("<kernel>/boot/vmlinuz</kernel>") && xml.contains("<source network=\"default\"/>"))
     }
 
+    /// Back over the VM itself: only the disks move; name, UUID, MAC address and console stay.
+    @Test func pointingDisksKeepsTheIdentity() throws {
+        let xml = try DomainRelocation.pointingDisks(
+            ["vda": .init(path: "/fast/web1.qcow2", format: "qcow2"), "vdb": .init(path: "/fast/web1-data.img", format: "raw")],
+            in: Self.xml)
+        let description = try DomainDescription(xml: xml)
+        #expect(description.name == "web1" && description.uuid == "4dea22b3-1d52-d8f3-2516-782e98ab3fa0")
+        #expect(description.disks.map(\.sourcePath) == ["/fast/web1.qcow2", "/fast/web1-data.img"])
+        #expect(description.disks.map(\.format) == ["qcow2", "raw"])
+        #expect(xml.contains("52:54:00:aa:bb:cc") && xml.contains("/var/log/web1/console.log"))
+        #expect(throws: XMLFormatError.self) {
+            try DomainRelocation.pointingDisks(["vdz": .init(path: "/x", format: "raw")], in: Self.xml)
+        }
+    }
+
     @Test func aDiskTheDefinitionLacksIsAnError() {
         let relocation = DomainRelocation(
             name: "x", uuid: "0b5c6d8e-0000-4000-8000-000000000002",
