@@ -11,9 +11,14 @@ extension Catalog {
     static func queueRetry(
         _ db: Database, of record: JobRecord, reason: String, policy: RetryPolicy, now: Date
     ) throws -> JobInfo? {
-        guard record.parameters != nil, let delay = policy.delay(beforeAttempt: record.attempt + 1) else { return nil }
+        guard record.parameters != nil, let parameters = try? decodeParameters(record),
+            let delay = policy.delay(beforeAttempt: record.attempt + 1)
+        else { return nil }
         let failed = try JobID(uuid: UUID(stored: record.id))
-        guard let vmText = record.vmUuid, let vm = try? fetchVM(db, uuid: vmText), let groupName = vm.group else {
+        // A restore reads its point wherever that is and needs no group; a sync stores into its group's datastore
+        // as the group names it now.
+        let isRestore = parameters.command == .restore
+        guard let vmText = record.vmUuid, let vm = try? fetchVM(db, uuid: vmText), isRestore || vm.group != nil else {
             try log(db, failed, .warning, "not tried again: the VM is no longer in a protection group", at: now)
             return nil
         }
@@ -21,13 +26,15 @@ extension Catalog {
             try log(db, failed, .info, "not tried again: job \(active.id) of the VM is \(active.state)", at: now)
             return nil
         }
-        let group = try groupRecord(db, named: groupName)
         let startAt = now.addingTimeInterval(TimeInterval(delay))
         let id = JobID.generate()
         var retry = record
         retry.id = id.description
-        retry.groupId = group.id
-        retry.datastoreId = group.datastoreId
+        if !isRestore, let groupName = vm.group {
+            let group = try groupRecord(db, named: groupName)
+            retry.groupId = group.id
+            retry.datastoreId = group.datastoreId
+        }
         retry.state = JobState.queued.rawValue
         retry.phase = nil
         retry.createdAt = now
@@ -40,7 +47,8 @@ extension Catalog {
         retry.bytesTotal = nil
         retry.bytesScanned = nil
         retry.bytesSent = nil
-        retry.recoveryPointId = nil
+        // A restore's point is what it reads (and what retention keeps for it); a sync's is what it committed.
+        if !isRestore { retry.recoveryPointId = nil }
         retry.heartbeatAt = nil
         retry.acknowledged = false
         retry.startAt = startAt

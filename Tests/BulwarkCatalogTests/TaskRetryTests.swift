@@ -125,4 +125,29 @@ extension TaskTests {
             await expectCatalogError(.conflict, "\(asked.id)") { try await catalog.createTask(sync(web, at: 3)) }
         }
     }
+
+    /// A restore is retried where it was going, from the point it reads, whatever the VM's group: kvm2/app1 is in
+    /// none, its point is past retention, and the restore goes to kvm1.
+    @Test func aRestoreIsTriedAgainFromItsOwnPointToItsOwnHost() async throws {
+        try await withFleet { catalog, _, _, app in
+            var old = point(app, at: -30 * 86_400)
+            old.group = nil
+            old.retainUntil = t0.addingTimeInterval(-86_400)
+            try await catalog.insertRecoveryPoint(old)
+            let restore = TaskParameters.Restore(
+                point: old.id, mode: .alternate, host: "kvm1", folder: "/srv/vms", name: "app1-copy", uuid: UUID())
+            let first = try await catalog.createRecoveryTask(NewRecovery(vmUUID: app, restore: restore, createdAt: t0))
+            #expect(try await catalog.claimTask(host: "kvm2", now: t0) == nil, "a restore runs on its target host")
+            _ = try #require(try await catalog.claimTask(host: "kvm1", now: t0))
+            try await catalog.finishTask(
+                id: first.id, host: "kvm1", state: .failed, error: "lost the server", transient: true,
+                retry: twoRetries, now: t0.addingTimeInterval(5))
+            let retry = try #require(try await catalog.jobs(JobFilter(activeOnly: true)).first)
+            #expect(retry.kind == .recovery && retry.retryOf == first.id && retry.datastore == name("main"))
+            #expect(try await catalog.prunablePoints(now: t0.addingTimeInterval(10)).isEmpty, "the retry still reads the point")
+            #expect(try await catalog.claimTask(host: "kvm2", now: t0.addingTimeInterval(65)) == nil)
+            let claimed = try #require(try await catalog.claimTask(host: "kvm1", now: t0.addingTimeInterval(65)))
+            #expect(claimed.job.id == retry.id && claimed.parameters.restore == restore)
+        }
+    }
 }
