@@ -63,7 +63,7 @@ public struct AgentService: Service, CustomStringConvertible {
             metadata: ["server": "\(configuration.identity.serverURL)", "libvirt": "\(configuration.libvirtURI)"])
         // No task runs yet: whatever is in the scratch folder is left from a run that died. A new VM's restore
         // that died first loses its half-written files, unless its domain got defined.
-        let partial = PartialRestores(stateDirectory: configuration.scratchDirectory)
+        let partial = PartialRestores(scratchDirectory: configuration.scratchDirectory)
         let definedUUIDs = Set((try? await hypervisor.run { try $0.listDomains().map(\.uuid) }) ?? [])
         partial.cleanUp(defined: { definedUUIDs.contains($0) }, logger: logger)
         if let leftovers = try? FileManager.default.contentsOfDirectory(atPath: configuration.scratchDirectory) {
@@ -175,7 +175,7 @@ public struct AgentService: Service, CustomStringConvertible {
                         }
                         await RestoreRunner(
                             task: task, restore: restore, host: host, hypervisor: hypervisor, server: server,
-                            stateDirectory: scratch, logger: taskLog, vmLocks: vmLocks
+                            scratchDirectory: scratch, logger: taskLog, vmLocks: vmLocks
                         ).run()
                         return
                     }

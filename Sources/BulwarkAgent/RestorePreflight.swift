@@ -74,7 +74,7 @@ struct PartialRestores {
 
     let folder: String
 
-    init(stateDirectory scratch: String) { folder = "\(scratch)/restores" }
+    init(scratchDirectory scratch: String) { folder = "\(scratch)/restores" }
 
     func record(task: String, files: [String], domainUUID: String) throws {
         do {

@@ -15,14 +15,14 @@ import NBD
 /// Chunks come from bulwarkd as they are stored (compressed), and each is checked against its digest before it is
 /// written. Everything that can refuse the restore (the folder, the space, the name, path lengths, the VM's disks)
 /// is checked before the first byte moves; a new VM's files are removed when the restore fails, and listed in the
-/// state directory while it runs, so an agent that died mid-restore removes them when it starts again.
+/// scratch folder while it runs, so an agent that died mid-restore removes them when it starts again.
 struct RestoreRunner {
     let task: AgentTask
     let restore: AgentRestore
     let host: String
     let hypervisor: Hypervisor
     let server: ServerConnection
-    let stateDirectory: String
+    let scratchDirectory: String
     let logger: Logger
     let vmLocks: VMLocks
 
@@ -113,7 +113,7 @@ struct RestoreRunner {
         } catch {
             throw AgentError(.invalid, "the point's domain definition cannot be made into a new VM: \(error)")
         }
-        let ledger = PartialRestores(stateDirectory: stateDirectory)
+        let ledger = PartialRestores(scratchDirectory: scratchDirectory)
         try ledger.record(task: task.id, files: targets.map(\.path), domainUUID: uuidText)
         do {
             await reporter.log(.info, "restoring point \(restore.pointID) of \(subject) as new VM \(name) on \(host) in \(folder) (\(format))")
@@ -122,15 +122,18 @@ struct RestoreRunner {
             }
             let received = try await transfer(targets, reporter: reporter, throttle: throttle)
             await reporter.enter(.commit)
-            let start = restore.start
-            try await hypervisor.run { connection in
-                let domain = try connection.defineDomain(xml: relocated)
-                if start { try domain.start() }
-            }
+            try await hypervisor.run { _ = try $0.defineDomain(xml: relocated) }
+            // Defined, the files are the VM's disks: nothing removes them from here on.
             try ledger.forget(task: task.id)
-            return ("defined VM \(name) (\(uuidText)) on \(host) from point \(restore.pointID), disks "
+            let summary = "defined VM \(name) (\(uuidText)) on \(host) from point \(restore.pointID), disks "
                 + targets.map { "\($0.disk.target)=\($0.path)" }.joined(separator: ", ")
-                + (start ? "; started" : ""), received)
+            guard restore.start else { return (summary, received) }
+            do {
+                try await hypervisor.run { try $0.domain(uuid: uuidText).start() }
+            } catch {
+                throw AgentError(.libvirt, "\(summary), but it does not start: \(error); start it with `virsh start \(name)` once fixed", cause: error)
+            }
+            return (summary + "; started", received)
         } catch {
             ledger.removeFiles(task: task.id, logger: logger)
             throw error
@@ -147,29 +150,22 @@ struct RestoreRunner {
         }
         await reporter.enter(.transfer)
         await reporter.log(.info, "copying \(items.joined(separator: ", ")) out of point \(restore.pointID) of \(subject) into \(folder) on \(host)")
+        // One limiter for all disks: the throttle is the task's rate, not each disk's.
+        let limiter = RateLimiter(throttle: throttle)
         var disks: [RemoteDisk] = []
         for disk in restore.disks {
             disks.append(RemoteDisk(target: disk.target, index: try await fetchIndex(disk.target), fetch: { digest in
                 try await fetchChunk(digest)
-            }, limiter: RateLimiter(throttle: throttle)))
+            }, limiter: limiter))
         }
-        let names = items.compactMap { $0.split(separator: "/").last.map(String.init) }
         let sources = disks
         let report: GuestExtractor.Report
         do {
+            // The extractor removes what it made when it fails part-way.
             report = try await runOffCooperativePool { () throws -> GuestExtractor.Report in
                 try GuestExtractor(browser: try GuestBrowser(disks: sources)).extract(items, into: folder)
             }
         } catch {
-            // What this job made is removed: extraction never replaces anything, so these are its own.
-            for name in names where !name.isEmpty {
-                let path = "\(folder)/\(name)"
-                var isLink = false
-                if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType {
-                    isLink = type == .typeSymbolicLink
-                }
-                if isLink || FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
-            }
             throw AgentError(.local, "cannot copy the items into \(folder) on \(host): \(error)", cause: error)
         }
         for warning in report.warnings { await reporter.log(.warning, warning) }
@@ -220,6 +216,16 @@ struct RestoreRunner {
             }
             targets.append(Target(disk: disk, path: path, format: now.format, inPlace: present))
         }
+        // The point's definition, with its disks where they are now (a storage migration since the point moved
+        // them): booting the paths the point was read from would start the VM on stale or missing files.
+        let xml: String
+        do {
+            xml = try DomainRelocation.pointingDisks(
+                Dictionary(uniqueKeysWithValues: targets.map { ($0.disk.target, DomainRelocation.Disk(path: $0.path, format: $0.format)) }),
+                in: restore.domainXML)
+        } catch {
+            throw AgentError(.invalid, "the point's domain definition cannot be restored: \(error)")
+        }
         if current.running {
             await reporter.log(.info, "stopping \(subject) (up to \(restore.shutdownTimeout) s to shut down, then hard)")
             try await stop(uuid: uuid, timeout: restore.shutdownTimeout)
@@ -231,7 +237,6 @@ struct RestoreRunner {
         }
         let received = try await transfer(targets, reporter: reporter, throttle: throttle)
         await reporter.enter(.commit)
-        let xml = restore.domainXML
         let restart = current.running || restore.start
         try await hypervisor.run { connection in
             let domain = try connection.defineDomain(xml: xml)

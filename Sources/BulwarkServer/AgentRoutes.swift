@@ -176,6 +176,7 @@ struct AgentRoutes {
         for orphan in try await catalog.failOrphanedTasks(host: host, running: running, retry: retry) {
             if orphan.state == .failed {
                 await uploads.forget(orphan.id)
+                await restores.forget(orphan.id)
                 context.logger.warning("the agent no longer runs its task; failed it", metadata: ["job": "\(orphan.id)"])
             } else {
                 context.logger.notice("the task never reached the agent; queued it again", metadata: ["job": "\(orphan.id)"])

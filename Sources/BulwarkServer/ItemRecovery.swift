@@ -26,29 +26,15 @@ struct ItemRecovery: Sendable {
         var notify: URL?
     }
 
-    /// Checks what can be checked before a job exists (the folder, the paths, the disks), then starts the job.
+    /// Checks what can be checked before a job exists (the folder on the server, the disks; the request's values
+    /// were checked by ``RecoveryRoutes/itemPlan(_:point:vm:)``), then starts the job.
     func start(_ plan: Plan) async throws -> JobInfo {
         var isFolder: ObjCBool = false
-        guard plan.folder.hasPrefix("/"), FileManager.default.fileExists(atPath: plan.folder, isDirectory: &isFolder),
-            isFolder.boolValue
-        else {
+        guard FileManager.default.fileExists(atPath: plan.folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw APIError.invalid("--to-folder '\(plan.folder)' is not an existing folder on the server; create it first")
         }
         guard access(plan.folder, W_OK) == 0 else {
             throw APIError.invalid("--to-folder '\(plan.folder)' is not writable by bulwarkd")
-        }
-        guard !plan.items.isEmpty || !plan.disks.isEmpty else {
-            throw APIError.invalid("name what to copy out: --items PATH... (see `bulwark browse`) or --disk TARGET")
-        }
-        for item in plan.items {
-            do {
-                let parts = try GuestBrowser.components(item)
-                guard parts.count >= 2 else {
-                    throw APIError.invalid("--items '\(item)' names a whole file system; name a folder in it, or copy the disk with --disk")
-                }
-            } catch let error as GuestFilesError {
-                throw APIError.invalid("--items: \(error.message)")
-            }
         }
         let datastore = try await catalog.datastore(named: plan.point.datastore)
         let disks = try await PointExports.disks(plan.point, datastorePath: datastore.path.path)

@@ -32,22 +32,16 @@ actor PointExports {
     /// Serves `point` from the datastore at `path`. Refused when the point is damaged (naming the chunks it
     /// lacks) or its datastore cannot be read.
     func open(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> Session {
-        let label = "point \(point.id) of VM \(point.vmName)"
-        let (store, disks) = try await Self.load(point, datastorePath: path)
+        let disks = try await Self.disks(point, datastorePath: path)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let id = String(UUID().uuidString.lowercased().prefix(8))
-        let cache = ChunkCache(capacity: Self.cachedChunks)
-        let exports = try NBDExports(disks.map { target, index in
-            (name: target,
-             source: RecoveryPointDisk(store: store, index: index, cache: cache, label: "disk \(target) of \(label)")
-                as any NBDExportSource)
-        })
+        let exports = try NBDExports(disks.map { (name: $0.target, source: $0 as any NBDExportSource) })
         let logger = self.logger
         let server = try NBDServer(socketPath: "\(folder)/\(id).sock", exports: exports) { message in
             logger.warning("\(message)", metadata: ["export": "\(id)", "point": "\(point.id)"])
         }
         let session = Session(
-            id: id, point: point, disks: disks.map { ($0.0, $0.1.logicalSize) }, server: server, createdAt: Date())
+            id: id, point: point, disks: disks.map { ($0.target, $0.size) }, server: server, createdAt: Date())
         sessions[id] = session
         logger.info("serving a recovery point over NBD", metadata: ["export": "\(id)", "point": "\(point.id)", "socket": "\(server.socketPath)"])
         return session
@@ -113,12 +107,6 @@ actor PointExports {
         sessions.removeValue(forKey: id)
         logger.info("stopped serving a recovery point", metadata: ["export": "\(id)", "point": "\(session.point.id)"])
         return session
-    }
-
-    /// Stops every export (bulwarkd is stopping).
-    func closeAll() {
-        for session in sessions.values { session.server.stop() }
-        sessions.removeAll()
     }
 
     /// Points a browse or an item-level recovery reads now, with how many readers each.

@@ -12,8 +12,8 @@ struct RecoveryPointDisk: NBDExportSource, GuestDisk {
     let cache: ChunkCache
     /// For errors: `disk vda of point P of VM X`.
     let label: String
-    /// The disk's target (`vda`).
-    var target: String = ""
+    /// The disk's target (`vda`): its export name, and the first part of its paths when browsed.
+    let target: String
 
     /// The bytes of `[offset, offset + length)` in one buffer (zeros materialised), for item-level reading.
     func read(offset: UInt64, length: Int) throws -> [UInt8] {

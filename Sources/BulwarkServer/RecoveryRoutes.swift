@@ -2,6 +2,7 @@ import BulwarkAPI
 import BulwarkCatalog
 import BulwarkCore
 import Foundation
+import GuestFiles
 import Hummingbird
 
 /// `POST /v1/recover`: a restore job for the agent of the host the point is written to. Everything that can be
@@ -27,19 +28,13 @@ struct RecoveryRoutes: Sendable {
                     return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
                 }
                 // Onto an agent's host: a restore task that copies the items there.
-                let plan = try Self.itemPlan(RecoveryRequest(
-                    vm: body.vm, point: body.point, format: body.format, notify: body.notify, items: body.items,
-                    disks: body.disks, toFolder: body.toFolder), point: point, vm: vm)
-                guard plan.disks.isEmpty, !plan.items.isEmpty else {
+                let plan = try Self.itemPlan(body, point: point, vm: vm)
+                guard plan.disks.isEmpty else {
                     throw APIError.invalid("onto a host, name files and folders (--items); a whole disk goes to a host as a new VM (--to-host HOST --path DIR)")
                 }
-                guard plan.folder.hasPrefix("/"), !plan.folder.split(separator: "/").contains("..") else {
-                    throw APIError.invalid("--to-folder '\(plan.folder)' must be an absolute folder without '..'")
-                }
                 let restore = TaskParameters.Restore(
-                    point: point.id, mode: .items, host: host, folder: plan.folder, throttle: try body.throttle.map { text in
-                        do { return try Throttle(parsing: text) } catch { throw APIError.invalid("\(error)") }
-                    }, notify: plan.notify, items: plan.items)
+                    point: point.id, mode: .items, host: host, folder: plan.folder, throttle: try Self.throttle(body),
+                    notify: plan.notify, items: plan.items)
                 let job = try await catalog.createRecoveryTask(NewRecovery(vmUUID: vm.uuid, restore: restore))
                 await taskSignal.notify()
                 return EditedResponse(status: .accepted, response: OperationRoutes.view(job))
@@ -70,7 +65,22 @@ struct RecoveryRoutes: Sendable {
             throw APIError.invalid("item-level recovery (--items, --disk) copies into --to-folder; leave out --to, --path, --name and --start")
         }
         guard let folder = body.toFolder else {
-            throw APIError.invalid("--to-folder: name the folder on the server the items are copied into")
+            throw APIError.invalid("--to-folder: name the folder the items are copied into")
+        }
+        guard folder.hasPrefix("/"), !folder.split(separator: "/").contains("..") else {
+            throw APIError.invalid("--to-folder '\(folder)' must be an absolute folder without '..'")
+        }
+        guard body.items?.isEmpty == false || body.disks?.isEmpty == false else {
+            throw APIError.invalid("name what to copy out: --items PATH... (see `bulwark browse`) or --disk TARGET")
+        }
+        for item in body.items ?? [] {
+            do {
+                guard try GuestBrowser.components(item).count >= 2 else {
+                    throw APIError.invalid("--items '\(item)' names a whole file system; name a folder in it, or copy the disk with --disk")
+                }
+            } catch let error as GuestFilesError {
+                throw APIError.invalid("--items: \(error.message)")
+            }
         }
         guard body.throttle == nil || body.toHost != nil else {
             throw APIError.invalid("--throttle limits a restore's network use; item-level recovery into a folder on the server moves nothing over the network, so leave it out (or copy onto a host with --host)")
@@ -89,10 +99,15 @@ struct RecoveryRoutes: Sendable {
             notify: notify)
     }
 
-    static func restore(_ body: RecoveryRequest, point: RecoveryPointInfo, vm: VMInfo) throws -> TaskParameters.Restore {
-        let throttle = try body.throttle.map { text in
+    /// The request's `--throttle`, parsed.
+    static func throttle(_ body: RecoveryRequest) throws -> Throttle? {
+        try body.throttle.map { text in
             do { return try Throttle(parsing: text) } catch { throw APIError.invalid("\(error)") }
         }
+    }
+
+    static func restore(_ body: RecoveryRequest, point: RecoveryPointInfo, vm: VMInfo) throws -> TaskParameters.Restore {
+        let throttle = try Self.throttle(body)
         let notify = try body.notify.map { text in
             do { return try ServerConfiguration.parseWebhook(text) } catch {
                 throw APIError.invalid("--notify '\(text)' is not an http or https URL with a host, such as https://chat.example.com/hooks/restores")

@@ -68,6 +68,12 @@ func refusal(_ body: () async throws -> Void) async -> ClientError? {
             let wrongVM = await export(id.description, vm: "kvm2/app1")
             #expect(wrongVM?.code == .notFound && wrongVM?.message.contains("not a point of VM") == true, "\(String(describing: wrongVM))")
 
+            // The datastore's folder gone: refused, naming it.
+            try FileManager.default.moveItem(atPath: fleet.storePath, toPath: fleet.storePath + ".away")
+            let away = await export(id.description)
+            #expect(away?.code == .rejected && away?.message.contains("cannot be opened") == true, "\(String(describing: away))")
+            try FileManager.default.moveItem(atPath: fleet.storePath + ".away", toPath: fleet.storePath)
+
             // A chunk lost from the datastore and the point marked damaged (as verify does): refused, naming it.
             let chunk = try #require(try VerificationTests.chunkFiles(fleet.storePath).first)
             try FileManager.default.removeItem(atPath: chunk)
