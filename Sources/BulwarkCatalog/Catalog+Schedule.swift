@@ -69,7 +69,9 @@ extension Catalog {
         func paths(_ text: String?) -> [String: String]? {
             text.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
         }
-        guard let before = paths(old), let after = paths(new) else { return nil }
+        // Both are built by the same json_group_object over vm_disk's rows: unchanged paths give the same text,
+        // and a pass over hundreds of VMs decodes nothing.
+        guard old != new, let before = paths(old), let after = paths(new) else { return nil }
         for (target, path) in before.sorted(by: { $0.key < $1.key }) {
             if let now = after[target], now != path { return (target, path, now) }
         }
