@@ -38,7 +38,7 @@ let package = Package(
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CNBD", pkgConfig: "libnbd", providers: [.apt(["libnbd-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         // libvirt speaks XML; libxml2 (libvirt's own XML library) reads and writes it strictly.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // libext2fs (e2fsprogs) with an I/O manager over a recovery point: item-level recovery reads guest ext2/3/4
@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "BulwarkCore", swiftSettings: swiftSettings),
         .target(
             name: "BulwarkStore",
-            dependencies: ["BulwarkCore", "Zstd", "CZlib", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["BulwarkCore", "Zstd", "CDeflate", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .target(
             name: "BulwarkCatalog",
@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "bulwarkd",
             dependencies: [
-                "BulwarkCore", "BulwarkServer",
+                "BulwarkCore", "BulwarkServer", "BulwarkStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark-agent",
             dependencies: [
-                "BulwarkCore", "BulwarkAgent", "Libvirt",
+                "BulwarkCore", "BulwarkAgent", "BulwarkStore", "Libvirt",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

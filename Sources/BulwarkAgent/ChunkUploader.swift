@@ -2,6 +2,7 @@ import BulwarkAPI
 public import BulwarkStore
 import Foundation
 public import Logging
+import NIOCore
 
 /// Sends chunks the datastore lacks, once each: asks the server which digests it is missing and uploads only those.
 ///
@@ -27,7 +28,9 @@ public actor ChunkUploader {
 
     /// Makes sure the datastore has the chunk named `digest`, encoding it with `encode` only when it must be sent;
     /// returns the bytes sent (0 when the datastore had it).
-    public func ensure(_ name: ChunkDigest, encode: @escaping @Sendable () -> [UInt8]) async throws -> Int {
+    public func ensure(
+        _ name: ChunkDigest, encode: @escaping @Sendable () -> (header: [UInt8], payload: [UInt8])
+    ) async throws -> Int {
         if known.contains(name) { return 0 }
         if let running = inFlight[name] {
             _ = try await running.value
@@ -41,11 +44,14 @@ public actor ChunkUploader {
                     as: ChunkQueryResult.self)
             }
             guard answer?.missing.contains(digest) == true else { return 0 }
-            let bytes = encode()
-            _ = try await Retry.transient("upload chunk \(digest)", logger: logger) { () async throws(AgentError) in
-                try await server.send(.PUT, "/v1/agent/tasks/\(taskID)/chunks/\(digest)", body: bytes)
+            let file = encode()
+            var body = ByteBufferAllocator().buffer(capacity: file.header.count + file.payload.count)
+            body.writeBytes(file.header)
+            body.writeBytes(file.payload)
+            _ = try await Retry.transient("upload chunk \(digest)", logger: logger) { [body] () async throws(AgentError) in
+                try await server.send(.PUT, "/v1/agent/tasks/\(taskID)/chunks/\(digest)", buffer: body)
             }
-            return bytes.count
+            return body.readableBytes
         }
         inFlight[name] = task
         defer { inFlight[name] = nil }

@@ -63,6 +63,24 @@ enum RestorePreflight {
     }
 }
 
+extension RestorePreflight {
+    /// Sets an existing disk file to the point's size: `qemu-img resize` for qcow2 (`--shrink` allows it to get
+    /// smaller), `truncate` for raw. The VM is stopped; what lies beyond the point's size was not there at the point.
+    static func resize(_ target: RestoreRunner.Target) async throws {
+        let size = target.disk.logicalSize
+        if target.format == "qcow2" {
+            try await SyncRunner.runQemuImg(["resize", "-q", "--shrink", "-f", "qcow2", target.path, "\(size)"])
+        } else {
+            try await runOffCooperativePool { () throws(AgentError) in
+                guard truncate(target.path, off_t(size)) == 0 else {
+                    throw AgentError(
+                        .local, "cannot resize \(target.path) to \(size) bytes: \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+    }
+}
+
 /// The files of new VMs being restored, one record per task in the scratch folder, so that what a restore
 /// that died left behind is removed when the agent starts again.
 struct PartialRestores {

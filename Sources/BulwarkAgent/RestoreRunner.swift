@@ -60,6 +60,8 @@ struct RestoreRunner {
         var format: String
         /// The file exists and holds the VM's current data: write only the chunks that differ.
         var inPlace: Bool
+        /// The disk's size now, when it differs from the point's: it is resized back before any chunk is written.
+        var resizeFrom: UInt64? = nil
     }
 
     func perform(_ reporter: TaskReporter) async throws -> (String, Int64) {
@@ -206,15 +208,12 @@ struct RestoreRunner {
             }
             // A disk whose file is gone (the reason for many restores) is made anew and written in full.
             let present = FileManager.default.fileExists(atPath: path)
-            guard !present || now.size == disk.logicalSize else {
-                throw AgentError(
-                    .invalid,
-                    "disk \(disk.target) of \(subject) is \(now.size) bytes now and \(disk.logicalSize) in point \(restore.pointID); resize it back (qemu-img resize) or recover as a new VM")
-            }
             guard ["qcow2", "raw"].contains(now.format) else {
                 throw AgentError(.invalid, "disk \(disk.target) of \(subject) is a \(now.format) image; Bulwark writes qcow2 and raw disks back")
             }
-            targets.append(Target(disk: disk, path: path, format: now.format, inPlace: present))
+            // A disk grown or shrunk since the point goes back to the point's size, as the rest of it goes back.
+            let resize = present && now.size != disk.logicalSize ? now.size : nil
+            targets.append(Target(disk: disk, path: path, format: now.format, inPlace: present, resizeFrom: resize))
         }
         // The point's definition, with its disks where they are now (a storage migration since the point moved
         // them): booting the paths the point was read from would start the VM on stale or missing files.
@@ -234,6 +233,13 @@ struct RestoreRunner {
         for target in targets where !target.inPlace {
             await reporter.log(.warning, "disk \(target.disk.target): \(target.path) is missing; making it anew and writing it in full")
             try await RestorePreflight.create(target)
+        }
+        for target in targets {
+            guard let size = target.resizeFrom else { continue }
+            await reporter.log(
+                .warning,
+                "disk \(target.disk.target): \(target.path) is \(size) bytes now; resizing it to the point's \(target.disk.logicalSize) bytes")
+            try await RestorePreflight.resize(target)
         }
         let received = try await transfer(targets, reporter: reporter, throttle: throttle)
         await reporter.enter(.commit)
@@ -313,11 +319,11 @@ struct RestoreRunner {
                         let same = digest == zero ? Datastore.isAllZero(present) : ChunkDigest.of(present) == digest
                         if same { return (chunk, false, 0) }
                     }
-                    var bytes: [UInt8]
+                    var bytes: ArraySlice<UInt8>
                     var fetched: Int64 = 0
                     if digest == zero {
                         guard target.inPlace else { return (chunk, false, 0) }
-                        bytes = [UInt8](repeating: 0, count: length)
+                        bytes = ArraySlice(repeating: 0, count: length)
                     } else {
                         let file = try await fetchChunk(digest)
                         await limiter.take(file.count)
@@ -330,7 +336,7 @@ struct RestoreRunner {
                         guard bytes.count >= length else {
                             throw AgentError(.rejected, "chunk \(digest) holds \(bytes.count) bytes where disk \(target.disk.target) needs \(length)")
                         }
-                        if bytes.count > length { bytes.removeSubrange(length...) }
+                        bytes = bytes.prefix(length)
                     }
                     do {
                         try await writer.write(bytes, offset: range.lowerBound)
@@ -388,14 +394,23 @@ final class DiskWriter: @unchecked Sendable {
 
     private init(connection: NBDConnection) { self.connection = connection }
 
+    /// Opens the image with direct I/O where its file system allows (not tmpfs), else through the page cache.
+    ///
+    /// Copying every written byte into the page cache was a fifth of a restore's CPU time here; direct writes
+    /// cost next to none, and the restore flushes once at the end either way.
     static func open(path: String, format: String) async throws -> DiskWriter {
         try await runOffCooperativePool { () throws -> DiskWriter in
-            DiskWriter(connection: try NBDConnection(.command(["qemu-nbd", "--format=\(format)", "--cache=writeback", path])))
+            if let direct = try? NBDConnection(
+                QemuNBD.command(["--format=\(format)", "--cache=none", "--aio=native", path]))
+            {
+                return DiskWriter(connection: direct)
+            }
+            return DiskWriter(connection: try NBDConnection(QemuNBD.command(["--format=\(format)", "--cache=writeback", path])))
         }
     }
 
-    func write(_ bytes: [UInt8], offset: UInt64) async throws {
-        try await on { try $0.pwrite(bytes, offset: offset) }
+    func write(_ bytes: ArraySlice<UInt8>, offset: UInt64) async throws {
+        try await on { connection in try bytes.withUnsafeBytes { try connection.pwrite($0, offset: offset) } }
     }
 
     func read(offset: UInt64, length: Int) async throws -> [UInt8] {
@@ -501,7 +516,7 @@ final class RemoteDisk: GuestDisk, @unchecked Sendable {
             return file
         }
         received += Int64(file.count)
-        let plain = try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize)
+        let plain = Array(try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize))
         cache.append((digest, plain))
         if cache.count > 8 { cache.removeFirst() }
         return plain

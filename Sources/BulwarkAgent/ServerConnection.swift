@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import BulwarkAPI
 import Foundation
-import NIOCore
+public import NIOCore
 import NIOFoundationCompat
 public import NIOHTTP1
 import NIOSSL
@@ -67,22 +67,29 @@ public final class ServerConnection: Sendable {
         _ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String = "application/octet-stream",
         timeout: Duration = .seconds(120)
     ) async throws(AgentError) -> (status: Int, body: [UInt8]) {
+        try await send(method, path, buffer: body.map { ByteBuffer(bytes: $0) }, contentType: contentType, timeout: timeout)
+    }
+
+    /// Sends the bytes of a buffer (or nothing) and returns the status and the raw answer.
+    public func send(
+        _ method: HTTPMethod, _ path: String, buffer body: ByteBuffer?, contentType: String = "application/octet-stream",
+        timeout: Duration = .seconds(120)
+    ) async throws(AgentError) -> (status: Int, body: [UInt8]) {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = .bytes(body)
         }
         let response: HTTPClientResponse
-        var buffer: ByteBuffer
+        let bytes: [UInt8]
         do {
             response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
-            buffer = try await response.body.collect(upTo: 256 << 20)
+            bytes = try await Self.collect(response, limit: 256 << 20)
         } catch {
             throw AgentError(
                 .unreachable, "cannot reach bulwarkd at \(base) for \(method) \(path): \(error)", cause: error)
         }
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let message = (try? Self.decoder.decode(APIErrorBody.self, from: Data(bytes)))?.error.message
@@ -98,6 +105,22 @@ public final class ServerConnection: Sendable {
             throw AgentError(code, "\(method) \(path): \(message)")
         }
         return (status, bytes)
+    }
+
+    /// The answer's body, at most `limit` bytes, copied once: into an array sized from `Content-Length`.
+    ///
+    /// Chunks of a restore are megabytes; collecting into a growing buffer and copying that out cost more CPU than
+    /// checking their CRC-32.
+    private static func collect(_ response: HTTPClientResponse, limit: Int) async throws -> [UInt8] {
+        let declared = response.headers.first(name: "Content-Length").flatMap { Int($0) } ?? 0
+        guard declared <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(declared)
+        for try await part in response.body {
+            guard bytes.count + part.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+            bytes.append(contentsOf: part.readableBytesView)
+        }
+        return bytes
     }
 
     static let encoder: JSONEncoder = {

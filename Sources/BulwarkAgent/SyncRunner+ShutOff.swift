@@ -66,7 +66,8 @@ extension SyncRunner {
         arguments.append(path)
         let subject = subject
         let outcome = try await Subprocess.run(
-            .name("qemu-nbd"), arguments: Arguments(arguments), input: .none, output: .discarded,
+            .name("qemu-nbd"), arguments: Arguments(arguments),
+            environment: .inherit.updating(["GLIBC_TUNABLES": QemuNBD.tunables]), input: .none, output: .discarded,
             error: .string(limit: 16 << 10)
         ) { execution -> Result<T, any Error> in
             defer { try? execution.send(signal: .terminate) }

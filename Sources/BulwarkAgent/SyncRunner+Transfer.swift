@@ -103,7 +103,7 @@ extension SyncRunner {
                     }
                     let name = EncodedChunk.digest(of: bytes, chunkSize: chunkSize, zeroDigest: zero)
                     let sent = name.isZero ? 0 : try await uploader.ensure(name.digest) {
-                        EncodedChunk.encode(bytes, digest: name.digest).bytes
+                        EncodedChunk.file(of: bytes)
                     }
                     return (index, name.digest, bytes.count, sent)
                 }

@@ -12,7 +12,7 @@ import NIOCore
 extension AgentRoutes {
     func registerRestore(on group: RouterGroup<BulwarkRequestContext>) {
         group.get("tasks/:id/point/:target") { _, context in
-            let (task, _) = try await runningTask(context)
+            let (task, _) = try await runningTask(context, cached: true)
             let restore = try Self.restore(of: task)
             let target = try context.parameters.require("target")
             let path = task.datastorePath.path
@@ -23,7 +23,7 @@ extension AgentRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         group.get("tasks/:id/chunks/:digest") { _, context in
-            let (task, _) = try await runningTask(context)
+            let (task, _) = try await runningTask(context, cached: true)
             let restore = try Self.restore(of: task)
             let digest = try Self.digest(try context.parameters.require("digest"))
             let path = task.datastorePath.path
@@ -40,10 +40,19 @@ extension AgentRoutes {
             guard allowed.contains(digest) else {
                 throw APIError.notFound("chunk \(digest) is not part of point \(restore.point), which task \(task.job.id) restores")
             }
-            let bytes = try await runBlocking { try Datastore.open(at: path).readChunkFile(digest) }
+            // Read straight into the response's buffer: one copy of the chunk fewer.
+            let buffer = try await runBlocking { () throws -> ByteBuffer in
+                let store = try Datastore.open(at: path)
+                let size = try store.chunkFileSize(digest)
+                var buffer = ByteBufferAllocator().buffer(capacity: size)
+                try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
+                    try store.readChunkFile(digest, into: UnsafeMutableRawBufferPointer(rebasing: space[..<size]))
+                    return size
+                }
+                return buffer
+            }
             return Response(
-                status: .ok, headers: [.contentType: "application/octet-stream"],
-                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+                status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: buffer))
         }
         group.post("tasks/:id/complete") { request, context in
             let (task, host) = try await runningTask(context)
@@ -52,6 +61,7 @@ extension AgentRoutes {
             let (job, check) = try await catalog.completeTask(
                 id: task.job.id, host: host, summary: body.summary, bytesReceived: body.bytesReceived)
             await restores.forget(task.job.id)
+            await runningTasks.forget(task.job.id)
             if check != nil { await taskSignal.notify() }
             Self.logger(context, task).info("restore completed", metadata: ["summary": "\(body.summary)"])
             await Self.notify(job, of: task, logger: Self.logger(context, task))
@@ -93,6 +103,15 @@ extension AgentRoutes {
     /// Posts the ended job to the restore's `--notify` URL.
     static func notify(_ job: JobInfo, of task: TaskInfo, logger: Logger) async {
         await JobNotifier.post(job, to: task.parameters.restore?.notify, logger: logger)
+    }
+
+    /// Posts each restore among `jobs` that the server itself failed (its agent restarted, or bulwarkd stopped while
+    /// it ran) to its `--notify` URL: no finish report comes for those.
+    static func notifyFailedRestores(_ jobs: [JobInfo], catalog: Catalog, logger: Logger) async {
+        for job in jobs where job.state == .failed {
+            guard let task = try? await catalog.task(id: job.id), task.parameters.restore?.notify != nil else { continue }
+            await notify(job, of: task, logger: logger)
+        }
     }
 }
 

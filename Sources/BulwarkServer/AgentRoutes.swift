@@ -19,6 +19,7 @@ struct AgentRoutes {
     let limits: JobLimits
     let retry: RetryPolicy
     let restores = RestoreLedger()
+    let runningTasks = RunningTaskCache()
 
     /// The longest an agent's poll for a task may wait.
     static let maximumWait = 60
@@ -91,7 +92,7 @@ struct AgentRoutes {
             return AgentTaskControl(cancelRequested: cancel)
         }
         group.post("tasks/:id/chunks/query") { request, context in
-            let (task, _) = try await runningTask(context)
+            let (task, _) = try await runningTask(context, cached: true)
             let query = try await Self.decode(
                 ChunkQuery.self, request, context, limit: Self.maximumReportSize, what: "a chunk query")
             guard query.digests.count <= Self.maximumQuery else {
@@ -109,15 +110,14 @@ struct AgentRoutes {
             return ChunkQueryResult(missing: missing)
         }
         group.put("tasks/:id/chunks/:digest") { request, context in
-            let (task, _) = try await runningTask(context)
+            let (task, _) = try await runningTask(context, cached: true)
             try Self.requireSync(task)
             let digest = try Self.digest(try context.parameters.require("digest"))
             let path = task.datastorePath.path
             let store = try await runBlocking { try Datastore.open(at: path) }
-            let body = try await Self.collect(
+            let file = try await Self.collect(
                 request, limit: store.maximumChunkFileSize,
                 what: "a chunk file of datastore \(task.datastore) (\(store.chunkSize)-byte chunks)")
-            let file = Array(body.readableBytesView)
             let result: ChunkWriteResult
             do {
                 let job = task.job.id.description
@@ -137,7 +137,10 @@ struct AgentRoutes {
             }
             let commit = try await Self.decode(
                 AgentCommit.self, request, context, limit: Self.maximumCommitSize, what: "the commit")
-            return try await self.commit(commit, task: task, host: host, logger: Self.logger(context, task))
+            let committed = try await self.commit(commit, task: task, host: host, logger: Self.logger(context, task))
+            // The commit ends the task.
+            await runningTasks.forget(task.job.id)
+            return committed
         }
         group.post("tasks/:id/finish") { request, context in
             let (task, host) = try await runningTask(context)
@@ -148,6 +151,7 @@ struct AgentRoutes {
                 transient: finish.transient ?? false, retry: retry)
             await uploads.forget(task.job.id)
             await restores.forget(task.job.id)
+            await runningTasks.forget(task.job.id)
             await Self.notify(job, of: task, logger: Self.logger(context, task))
             await Self.promoteStagedChunks(of: task, logger: Self.logger(context, task))
             Self.logger(context, task).info("task ended", metadata: ["state": "\(job.state)", "error": "\(job.error ?? "")"])
@@ -173,7 +177,8 @@ struct AgentRoutes {
             }
             running.insert(id)
         }
-        for orphan in try await catalog.failOrphanedTasks(host: host, running: running, retry: retry) {
+        let orphans = try await catalog.failOrphanedTasks(host: host, running: running, retry: retry)
+        for orphan in orphans {
             if orphan.state == .failed {
                 await uploads.forget(orphan.id)
                 await restores.forget(orphan.id)
@@ -181,6 +186,10 @@ struct AgentRoutes {
             } else {
                 context.logger.notice("the task never reached the agent; queued it again", metadata: ["job": "\(orphan.id)"])
             }
+        }
+        // In the background: a slow --notify URL must not hold up the agent's poll.
+        Task { [catalog, logger = context.logger] in
+            await Self.notifyFailedRestores(orphans, catalog: catalog, logger: logger)
         }
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
@@ -258,10 +267,17 @@ struct AgentRoutes {
     }
 
     /// The task named in the path, when it is the calling host's and running, and the calling host.
-    func runningTask(_ context: BulwarkRequestContext) async throws -> (TaskInfo, String) {
+    ///
+    /// With `cached`, a task loaded for the same host in the last second is taken as it was
+    /// (``RunningTaskCache``): for the routes called once per chunk, which neither change the task nor read what may
+    /// change while it runs.
+    func runningTask(_ context: BulwarkRequestContext, cached: Bool = false) async throws -> (TaskInfo, String) {
         let host = try Self.host(context)
         let id = try JobID(parsing: try context.parameters.require("id"))
-        let task = try await catalog.runningTask(id: id, host: host)
+        let task =
+            cached
+            ? try await runningTasks.task(id: id, host: host) { [catalog] in try await catalog.runningTask(id: id, host: host) }
+            : try await catalog.runningTask(id: id, host: host)
         // Any call about the task shows the claim reached the agent: from now on losing it fails it.
         if !task.acknowledged { try await catalog.acknowledgeTask(id: id, host: host) }
         return (task, host)
@@ -316,19 +332,20 @@ struct AgentRoutes {
 
     /// The request body, at most `limit` bytes (413 beyond, naming what was sent).
     ///
-    /// The buffer is sized from `Content-Length` (when it is within the limit) up front: chunk uploads are
-    /// megabytes, and growing a buffer as parts arrive copied each one several times over.
-    static func collect(_ request: Request, limit: Int, what: String) async throws -> ByteBuffer {
+    /// The bytes are copied once, into an array sized from `Content-Length` (when it is within the limit) up front:
+    /// chunk uploads are megabytes, and growing a buffer as parts arrive copied each one several times over.
+    static func collect(_ request: Request, limit: Int, what: String) async throws -> [UInt8] {
         let tooLarge = APIError(
             .contentTooLarge, code: "too-large", message: "the request body is larger than \(what) may be (\(limit) bytes)")
         let declared = request.headers[.contentLength].flatMap { Int($0) } ?? 0
         if declared > limit { throw tooLarge }
-        var buffer = ByteBufferAllocator().buffer(capacity: max(0, declared))
-        for try await var part in request.body {
-            guard buffer.readableBytes + part.readableBytes <= limit else { throw tooLarge }
-            buffer.writeBuffer(&part)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(max(0, declared))
+        for try await part in request.body {
+            guard bytes.count + part.readableBytes <= limit else { throw tooLarge }
+            bytes.append(contentsOf: part.readableBytesView)
         }
-        return buffer
+        return bytes
     }
 
     /// A JSON body of up to `limit` bytes, decoded with the API's date format.
@@ -336,6 +353,6 @@ struct AgentRoutes {
         _ type: Value.Type, _ request: Request, _ context: BulwarkRequestContext, limit: Int, what: String
     ) async throws -> Value {
         let body = try await collect(request, limit: limit, what: what)
-        return try context.requestDecoder.decode(Value.self, from: Data(body.readableBytesView))
+        return try context.requestDecoder.decode(Value.self, from: Data(body))
     }
 }

@@ -43,6 +43,8 @@ public enum BulwarkServerApplication {
                 "jobs that were running when bulwarkd stopped are marked failed",
                 metadata: ["jobs": "\(interrupted.map(\.id.description).joined(separator: ", "))"])
         }
+        // In the background: a slow --notify URL must not hold up the start.
+        Task { [logger] in await AgentRoutes.notifyFailedRestores(interrupted, catalog: catalog, logger: logger) }
         try await AgentRoutes.recoverStagedChunks(catalog: catalog, logger: logger)
         let startedAt = Date()
 
@@ -78,9 +80,12 @@ public enum BulwarkServerApplication {
         ExportRoutes(catalog: catalog, exports: exports).register(on: api)
         var recoveryLogger = logger
         recoveryLogger[metadataKey: "service"] = "recovery"
+        // Item-level copies bulwarkd was making when it stopped: their jobs were failed above, so their files go.
+        let partialCopies = PartialItemCopies(dataDirectory: directory)
+        partialCopies.cleanUp(logger: recoveryLogger)
         RecoveryRoutes(
             catalog: catalog, taskSignal: taskSignal,
-            items: ItemRecovery(catalog: catalog, exports: exports, logger: recoveryLogger)
+            items: ItemRecovery(catalog: catalog, exports: exports, partial: partialCopies, logger: recoveryLogger)
         ).register(on: api)
 
         let host = configuration.host

@@ -13,6 +13,7 @@ import Subprocess
 struct ItemRecovery: Sendable {
     let catalog: Catalog
     let exports: PointExports
+    let partial: PartialItemCopies
     let logger: Logger
 
     /// What one job copies out.
@@ -42,7 +43,7 @@ struct ItemRecovery: Sendable {
             throw APIError.invalid("--disk \(target): point \(plan.point.id) has disks \(disks.map(\.target).joined(separator: ", "))")
         }
         for target in plan.disks {
-            let file = "\(plan.folder)/\(plan.vm.name)-\(target).\(plan.format == "raw" ? "img" : "qcow2")"
+            let file = "\(plan.folder)/\(Self.diskFile(plan, target))"
             guard !FileManager.default.fileExists(atPath: file) else {
                 throw APIError.conflict("\(file) exists already; choose another --to-folder or remove it")
             }
@@ -62,15 +63,25 @@ struct ItemRecovery: Sendable {
         return running
     }
 
+    /// The file a `--disk` copy of `target` makes.
+    private static func diskFile(_ plan: Plan, _ target: String) -> String {
+        "\(plan.vm.name)-\(target).\(plan.format == "raw" ? "img" : "qcow2")"
+    }
+
     private func run(_ plan: Plan, job: JobID, disks: [RecoveryPointDisk]) async {
         var warnings: [String] = []
+        var made: [String] = []
         do {
+            // Recorded before anything is written: a copy bulwarkd dies in is removed when it starts again.
+            let names = plan.items.compactMap { try? GuestBrowser.components($0).last } + plan.disks.map { Self.diskFile(plan, $0) }
+            try partial.record(job: job.description, target: plan.folder, names: names)
             if !plan.items.isEmpty {
                 let items = plan.items
                 let folder = plan.folder
                 let report = try await runBlocking { () throws -> GuestExtractor.Report in
                     try GuestExtractor(browser: try GuestBrowser(disks: disks)).extract(items, into: folder)
                 }
+                made += items.compactMap { try? GuestBrowser.components($0).last }
                 warnings += report.warnings
                 for warning in report.warnings { _ = try await catalog.appendJobLog(id: job, level: .warning, message: warning) }
                 _ = try await catalog.appendJobLog(
@@ -78,10 +89,12 @@ struct ItemRecovery: Sendable {
                     message: "copied \(report.files) files, \(report.folders) folders and \(report.links) links (\(ByteCount.approximate(Int64(clamping: report.bytes)))) into \(folder)")
             }
             for target in plan.disks {
-                let file = "\(plan.folder)/\(plan.vm.name)-\(target).\(plan.format == "raw" ? "img" : "qcow2")"
+                let file = "\(plan.folder)/\(Self.diskFile(plan, target))"
                 try await copyDisk(target, of: plan.point, to: file, format: plan.format)
+                made.append(Self.diskFile(plan, target))
                 _ = try await catalog.appendJobLog(id: job, level: .info, message: "disk \(target) copied to \(file) (\(plan.format))")
             }
+            partial.forget(job: job.description)
             let ended = try await catalog.updateJob(
                 id: job,
                 JobUpdate(
@@ -91,6 +104,10 @@ struct ItemRecovery: Sendable {
         } catch {
             let reason = (error as? GuestFilesError)?.message ?? "\(error)"
             logger.error("item-level recovery failed: \(reason)", metadata: ["job": "\(job)"])
+            // What this job copied before a later part failed goes too, so a failed job leaves nothing; a part that
+            // failed removed its own files already.
+            for name in made { try? FileManager.default.removeItem(atPath: "\(plan.folder)/\(name)") }
+            partial.forget(job: job.description)
             let ended = try? await catalog.updateJob(id: job, JobUpdate(state: .failed, error: reason))
             if let ended { await notify(ended, plan.notify) }
         }

@@ -76,7 +76,7 @@ struct Seeder: Sendable {
             let export: NBDExport
             do {
                 export = try await NBDExport.open(
-                    .command(["qemu-nbd", "--read-only", "--format=\(format)", disk.path]),
+                    QemuNBD.command(["--read-only", "--format=\(format)", disk.path]),
                     metaContexts: [MetaContext.baseAllocation], connections: 1)
             } catch {
                 throw APIError.invalid(

@@ -54,14 +54,21 @@ struct ChunkFile {
 
     /// The file's bytes: header and payload.
     var bytes: [UInt8] {
-        var bytes = Self.magic
+        var bytes = headerBytes
         bytes.reserveCapacity(Self.headerSize + payload.count)
+        bytes.append(contentsOf: payload)
+        return bytes
+    }
+
+    /// The file's 16-byte header, CRC-32 of the payload included.
+    var headerBytes: [UInt8] {
+        var bytes = Self.magic
+        bytes.reserveCapacity(Self.headerSize)
         withUnsafeBytes(of: Self.version.littleEndian) { bytes.append(contentsOf: $0) }
         bytes.append(codec.rawValue)
         bytes.append(0)
         withUnsafeBytes(of: UInt32(plainLength).littleEndian) { bytes.append(contentsOf: $0) }
         withUnsafeBytes(of: CRC32.checksum(payload).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: payload)
         return bytes
     }
 
@@ -85,20 +92,22 @@ struct ChunkFile {
     static func decode(
         _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
     ) throws(DatastoreError) -> [UInt8] {
-        try decode(bytes, digest: digest, path: path, maximumLength: maximumLength, keepingPlain: true).plain ?? []
+        Array(try plain(of: bytes, digest: digest, path: path, maximumLength: maximumLength))
     }
 
-    /// Checks a chunk file as ``decode(_:digest:path:maximumLength:)`` does and returns its plain length; a raw
-    /// payload is hashed where it lies instead of being copied out (the check a server makes of every upload).
+    /// Checks a chunk file as ``decode(_:digest:path:maximumLength:)`` does and returns its plain length (the check
+    /// a server makes of every upload).
     static func check(
         _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
     ) throws(DatastoreError) -> Int {
-        try decode(bytes, digest: digest, path: path, maximumLength: maximumLength, keepingPlain: false).length
+        try plain(of: bytes, digest: digest, path: path, maximumLength: maximumLength).count
     }
 
-    private static func decode(
-        _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int, keepingPlain: Bool
-    ) throws(DatastoreError) -> (plain: [UInt8]?, length: Int) {
+    /// Checks a chunk file as ``decode(_:digest:path:maximumLength:)`` does; a raw payload is checked and returned
+    /// where it lies in `bytes` instead of being copied out.
+    static func plain(
+        of bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
+    ) throws(DatastoreError) -> ArraySlice<UInt8> {
         let fix = "run a verify; the next sync of a VM that still has this data stores the chunk again"
         guard let header = header(of: bytes), header.plainLength <= maximumLength else {
             throw DatastoreError(
@@ -112,7 +121,7 @@ struct ChunkFile {
                 "chunk \(digest) at \(path) fails its CRC-32 check (the stored bytes changed or were cut short); \(fix)",
                 digest: digest)
         }
-        let plain: [UInt8]
+        let plain: ArraySlice<UInt8>
         switch header.codec {
         case .raw:
             guard bytes.count - headerSize == header.plainLength else {
@@ -120,22 +129,17 @@ struct ChunkFile {
                     .chunkCorrupt, "chunk \(digest) at \(path) holds \(bytes.count - headerSize) raw bytes, "
                         + "its header says \(header.plainLength); \(fix)", digest: digest)
             }
-            if !keepingPlain {
-                let hashed = bytes.withUnsafeBytes { ChunkDigest.of(UnsafeRawBufferPointer(rebasing: $0[headerSize...])) }
-                guard hashed == digest else { throw mismatch(digest, path: path, fix: fix) }
-                return (nil, header.plainLength)
-            }
-            plain = Array(bytes[headerSize...])
+            plain = bytes[headerSize...]
         case .zstd:
             do {
-                plain = try Zstd.decompress(Array(bytes[headerSize...]), expectedLength: header.plainLength)
+                plain = ArraySlice(try Zstd.decompress(Array(bytes[headerSize...]), expectedLength: header.plainLength))
             } catch {
                 throw DatastoreError(
                     .chunkCorrupt, "chunk \(digest) at \(path) does not decompress; \(fix)", digest: digest, cause: error)
             }
         }
-        guard ChunkDigest.of(plain) == digest else { throw mismatch(digest, path: path, fix: fix) }
-        return (plain, plain.count)
+        guard plain.withUnsafeBytes({ ChunkDigest.of($0) }) == digest else { throw mismatch(digest, path: path, fix: fix) }
+        return plain
     }
 
     private static func mismatch(_ digest: ChunkDigest, path: String, fix: String) -> DatastoreError {

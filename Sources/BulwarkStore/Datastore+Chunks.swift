@@ -81,10 +81,42 @@ extension Datastore {
         return bytes
     }
 
+    /// The size of a chunk's file as stored, for a buffer to read it into (``readChunkFile(_:into:)``).
+    public func chunkFileSize(_ digest: ChunkDigest) throws(DatastoreError) -> Int {
+        guard let status = FileSystem.status(chunkPath(digest)), !status.isDirectory else {
+            throw DatastoreError(
+                .chunkMissing, "chunk \(digest) is missing from the datastore at \(root) (no \(chunkPath(digest))); run a verify",
+                digest: digest)
+        }
+        return Int(status.size)
+    }
+
+    /// Reads a chunk's file as stored into `buffer`, which must be exactly its size (``chunkFileSize(_:)``):
+    /// ``readChunkFile(_:)`` without an array of its own, for a server that sends the bytes from a buffer it owns.
+    /// Only the header is checked.
+    public func readChunkFile(_ digest: ChunkDigest, into buffer: UnsafeMutableRawBufferPointer) throws(DatastoreError) {
+        let path = chunkPath(digest)
+        guard let got = try FileSystem.read(path, into: buffer) else {
+            throw DatastoreError(
+                .chunkMissing, "chunk \(digest) is missing from the datastore at \(root) (no \(path)); run a verify",
+                digest: digest)
+        }
+        let header = UnsafeRawBufferPointer(rebasing: buffer[..<min(got, ChunkFile.headerSize)])
+        guard got == buffer.count, ChunkFile.header(of: Array(header)) != nil else {
+            throw DatastoreError(
+                .chunkCorrupt, "chunk file \(path) has no valid header or changed size while it was read; run a verify",
+                digest: digest)
+        }
+    }
+
     /// The plain bytes of a chunk file received from a datastore, after checking its CRC-32, decompressing and
     /// checking its SHA-256 against `digest`: what a restore writes is exactly what was backed up.
-    public static func decodeChunkFile(_ bytes: [UInt8], digest: ChunkDigest, chunkSize: Int) throws(DatastoreError) -> [UInt8] {
-        try ChunkFile.decode(bytes, digest: digest, path: "chunk \(digest) from the server", maximumLength: chunkSize)
+    ///
+    /// A raw payload is returned where it lies in `bytes`, not copied out.
+    public static func decodeChunkFile(
+        _ bytes: [UInt8], digest: ChunkDigest, chunkSize: Int
+    ) throws(DatastoreError) -> ArraySlice<UInt8> {
+        try ChunkFile.plain(of: bytes, digest: digest, path: "chunk \(digest) from the server", maximumLength: chunkSize)
     }
 
     /// Whether every byte is zero; stops at the first that is not, so random data costs next to nothing.

@@ -42,4 +42,11 @@ public struct EncodedChunk: Hashable, Sendable {
     public static func encode(_ plain: [UInt8], digest: ChunkDigest) -> EncodedChunk {
         EncodedChunk(digest: digest, bytes: ChunkFile.encoding(plain).bytes, plainLength: plain.count, isZero: false)
     }
+
+    /// The chunk file for `plain`, whose digest the caller computed, as its header and payload apart: a raw
+    /// payload is `plain` itself, so a sender can copy both straight into its own buffer, the one copy it makes.
+    public static func file(of plain: [UInt8]) -> (header: [UInt8], payload: [UInt8]) {
+        let file = ChunkFile.encoding(plain)
+        return (file.headerBytes, file.payload)
+    }
 }

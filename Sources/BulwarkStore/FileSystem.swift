@@ -81,24 +81,49 @@ enum FileSystem {
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .system("inspect", path, errno: errno) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        let (failure, got) = bytes.withUnsafeMutableBytes { buffer -> (Int32, Int) in
-            var offset = 0
-            while offset < buffer.count {
-                let count = Foundation.read(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    return (errno, offset)
-                }
-                if count == 0 { break }
-                offset += count
+        var failure: DatastoreError?
+        // Uninitialized: zeroing megabytes only to read over them cost a restore as much as its CRC-32 checks.
+        let bytes = [UInt8](unsafeUninitializedCapacity: Int(info.st_size)) { buffer, count in
+            do throws(DatastoreError) {
+                // A file that shrank under us reads short; the caller's length checks report it.
+                count = try readFully(descriptor, into: UnsafeMutableRawBufferPointer(buffer), path: path)
+            } catch {
+                failure = error
+                count = 0
             }
-            return (0, offset)
         }
-        if failure != 0 { throw .system("read", path, errno: failure) }
-        // A file that shrank under us reads short; the caller's length checks report it.
-        if got < bytes.count { bytes.removeSubrange(got...) }
+        if let failure { throw failure }
         return bytes
+    }
+
+    /// Reads a file into `buffer`, at most its size; returns the bytes read, fewer when the file is shorter, and
+    /// `nil` when the file does not exist.
+    static func read(_ path: String, into buffer: UnsafeMutableRawBufferPointer) throws(DatastoreError) -> Int? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            let number = errno
+            if number == ENOENT { return nil }
+            throw .system("open", path, errno: number)
+        }
+        defer { close(descriptor) }
+        return try readFully(descriptor, into: buffer, path: path)
+    }
+
+    /// Reads from `descriptor` until `buffer` is full or the file ends; returns the bytes read.
+    private static func readFully(
+        _ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String
+    ) throws(DatastoreError) -> Int {
+        var offset = 0
+        while offset < buffer.count {
+            let count = Foundation.read(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .system("read", path, errno: errno)
+            }
+            if count == 0 { break }
+            offset += count
+        }
+        return offset
     }
 
     /// Reads up to `count` bytes from the start of a file; `nil` when it does not exist.

@@ -2,6 +2,7 @@
 #define BULWARK_CLINUX_SHIM_H
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 /* glibc declares syncfs(2) only under _GNU_SOURCE, which Swift's Glibc module is built without. */

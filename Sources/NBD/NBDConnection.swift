@@ -161,21 +161,26 @@ public final class NBDConnection {
     /// Writes `bytes` at `offset`, as concurrent requests of ``segment`` bytes (like ``pread(into:offset:)``), so
     /// the server writes them in parallel; returns when all have completed, and one failing fails the write.
     public func pwrite(_ bytes: [UInt8], offset: UInt64) throws(NBDError) {
-        guard !bytes.isEmpty else { return }
         // withUnsafeBytes rethrows as `any Error`; the typed error is carried out by hand.
         let failure: NBDError? = bytes.withUnsafeBytes { buffer in
-            let base = buffer.baseAddress!
             do throws(NBDError) {
-                try segmented(length: buffer.count, offset: offset, operation: "pwrite") { at, count, diskOffset in
-                    nbd_aio_pwrite(
-                        handle, base + at, count, diskOffset, nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
-                }
+                try pwrite(buffer, offset: offset)
                 return nil
             } catch {
                 return error
             }
         }
         if let failure { throw failure }
+    }
+
+    /// Writes the bytes in `buffer` at `offset`, as ``pwrite(_:offset:)`` does; `buffer` must stay valid until it
+    /// returns.
+    public func pwrite(_ buffer: UnsafeRawBufferPointer, offset: UInt64) throws(NBDError) {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+        try segmented(length: buffer.count, offset: offset, operation: "pwrite") { at, count, diskOffset in
+            nbd_aio_pwrite(
+                handle, base + at, count, diskOffset, nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
+        }
     }
 
     /// Asks the server to make every completed write durable.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulwarkAgent
+import BulwarkStore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -43,6 +44,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ChunkMemory.keepFreedBuffers()
         let environment = ProcessInfo.processInfo.environment
         let state = stateDir ?? environment["BULWARK_AGENT_STATE_DIR"] ?? AgentIdentity.defaultStateDirectory
         var logger = Logger(label: "bulwark-agent")

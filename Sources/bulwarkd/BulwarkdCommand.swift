@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulwarkCore
+import BulwarkStore
 import BulwarkServer
 import Logging
 import ServiceLifecycle
@@ -92,6 +93,7 @@ struct BulwarkdCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ChunkMemory.keepFreedBuffers()
         var logger = Logger(label: "bulwarkd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let (host, port) = try ServerConfiguration.parseListen(listen)

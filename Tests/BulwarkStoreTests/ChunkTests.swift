@@ -19,7 +19,7 @@ import Testing
     @Test func crc32MatchesTheIEEECheckValue() {
         #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
         #expect(CRC32.checksum([]) == 0)
-        // zlib must agree with the bit-by-bit definition at every length.
+        // libdeflate must agree with the bit-by-bit definition at every length.
         let bytes = randomBytes(77)
         for length in 0...bytes.count {
             var crc: UInt32 = 0xFFFF_FFFF

@@ -94,6 +94,8 @@ extension IntegrationSuite {
                 // 3. Back in place: the guest wrote after the point; the running VM is stopped, only the chunks
                 // that differ are written, its definition restored, and it runs again.
                 try await guest.hypervisor.run { try $0.domain(named: name).qemuIOWrite(byte: 0x5c, offset: "20M", length: "2M") }
+                // vda grew since the point: it goes back to the point's size.
+                try ChildProcess.run("virsh", ["-c", systemURI, "blockresize", name, "vda", "80M"])
                 // And vdb's file is lost (QEMU keeps it open until it stops): made anew and written in full.
                 try FileManager.default.removeItem(atPath: guest.vdbPath)
                 let back = try await recover(
@@ -101,6 +103,7 @@ extension IntegrationSuite {
                 #expect(back.state == .succeeded, "\(back.error ?? "")\n\(testbed.diagnostics())")
                 let log = try await testbed.job(back.id).log?.map(\.message).joined(separator: "\n") ?? ""
                 #expect(log.contains("disk vda: 2 of") && log.contains("vdb.qcow2 is missing; making it anew"), "\(log)")
+                #expect(log.contains("disk vda:") && log.contains("resizing it to the point's"), "\(log)")
                 #expect(try await guest.hypervisor.run { try $0.domain(named: name).state().isActive }, "restarted")
                 // Protection restarts with a consistency check, queued by the restore.
                 let jobs: [JobView] = try await testbed.client.get("/v1/jobs?vm=\(testbed.host)/\(name)")

@@ -1,0 +1,6 @@
+#ifndef BULWARK_CDEFLATE_SHIM_H
+#define BULWARK_CDEFLATE_SHIM_H
+
+#include <libdeflate.h>
+
+#endif
