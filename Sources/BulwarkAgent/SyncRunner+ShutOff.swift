@@ -42,6 +42,7 @@ extension SyncRunner {
                 // qemu-nbd refuses a bitmap that is in use or inconsistent: the bitmap cannot be trusted.
                 mode = .consistencyCheck(reason: "the bitmap of checkpoint \(mode.checkpointName ?? "") cannot be used: \(error.message)")
                 await reporter.log(.warning, "running a consistency check: \(mode.reason ?? "")")
+                await reporter.restartScan()
                 return try await syncShutOff(
                     domain: domain, mode: mode, bases: bases, folder: folder, reporter: reporter)
             }

@@ -81,6 +81,14 @@ public actor TaskReporter {
         progressChanged = true
     }
 
+    /// Starts the bytes to read and read over, keeping the bytes sent: the sync falls back to a consistency check
+    /// that plans and reads every disk again, and the progress must not count the first attempt's twice.
+    public func restartScan() {
+        progress.bytesTotal = 0
+        progress.bytesScanned = 0
+        progressChanged = true
+    }
+
     public func add(scanned: Int64, sent: Int64) {
         progress.bytesScanned += scanned
         progress.bytesSent += sent
