@@ -7,6 +7,7 @@ import GuestFiles
 import Libvirt
 import Logging
 import NBD
+import Synchronization
 
 /// Runs a restore task on this host: writes each disk of a recovery point — to a new VM's files in a folder
 /// (alternate location), or back over the VM's own disks, only the chunks that differ (original place) — and
@@ -387,10 +388,16 @@ struct RestoreRunner {
 /// A disk image opened for writing through `qemu-nbd` (started by libnbd, so the image format is qemu's
 /// business), its blocking calls on a queue of its own.
 final class DiskWriter: @unchecked Sendable {
-    // One call at a time on the handle: each write is already many requests in flight (``NBDConnection/pwrite``),
-    // and the queue keeps the blocking calls off the cooperative pool.
+    // One call at a time on the handle, on a queue that keeps the blocking calls off the cooperative pool. Writes
+    // that arrive while one is under way wait in `pending` and go out together next, as one batch of requests.
     private let connection: NBDConnection
     private let queue = DispatchQueue(label: "bulwark.restore.writer")
+    private let pending = Mutex(Pending())
+
+    private struct Pending: ~Copyable {
+        var writes: [(bytes: ArraySlice<UInt8>, offset: UInt64, done: CheckedContinuation<Void, any Error>)] = []
+        var draining = false
+    }
     /// Whether qemu-nbd writes with direct I/O (else through the page cache).
     let direct: Bool
 
@@ -419,7 +426,40 @@ final class DiskWriter: @unchecked Sendable {
     }
 
     func write(_ bytes: ArraySlice<UInt8>, offset: UInt64) async throws {
-        try await on { connection in try bytes.withUnsafeBytes { try connection.pwrite($0, offset: offset) } }
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            let start = pending.withLock { state -> Bool in
+                state.writes.append((bytes, offset, done))
+                defer { state.draining = true }
+                return !state.draining
+            }
+            if start { queue.async { self.drain() } }
+        }
+    }
+
+    /// Writes what is pending, batch after batch, until nothing is.
+    private func drain() {
+        while true {
+            let batch = pending.withLock { state in
+                let batch = state.writes
+                state.writes.removeAll()
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            let result = Result { try Self.withBuffers(batch.map(\.bytes)) { buffers in
+                try connection.pwrite(Array(zip(buffers, batch.map(\.offset))))
+            } }
+            for write in batch { write.done.resume(with: result) }
+        }
+    }
+
+    /// Calls `body` with every slice's bytes held in place at once.
+    private static func withBuffers(
+        _ slices: [ArraySlice<UInt8>], _ held: [UnsafeRawBufferPointer] = [],
+        _ body: ([UnsafeRawBufferPointer]) throws -> Void
+    ) throws {
+        guard let first = slices.first else { return try body(held) }
+        try first.withUnsafeBytes { try withBuffers(Array(slices.dropFirst()), held + [$0], body) }
     }
 
     func read(offset: UInt64, length: Int) async throws -> [UInt8] {

@@ -49,4 +49,46 @@ import Testing
         try await writer.finish()
         return writer.direct
     }
+
+    /// Writes that arrive while one is under way go out together as one batch; each lands where it was asked to.
+    @Test func concurrentWritesAllLand() async throws {
+        let directory = try TemporaryDirectory("disk-writer")
+        defer { directory.cleanUp() }
+        let image = directory.file("disk.qcow2")
+        try ChildProcess.run("qemu-img", ["create", "-q", "-f", "qcow2", image, "16M"])
+        try await writeConcurrently(image)
+        let raw = directory.file("disk.raw")
+        try ChildProcess.run("qemu-img", ["convert", "-O", "raw", image, raw])
+        let bytes = try #require(FileManager.default.contents(atPath: raw))
+        for chunk in 0..<16 {
+            #expect(bytes[(chunk << 20)..<((chunk + 1) << 20)].allSatisfy { $0 == UInt8(chunk + 1) }, "chunk \(chunk)")
+        }
+    }
+
+    private func writeConcurrently(_ image: String) async throws {
+        let writer = try await DiskWriter.open(path: image, format: "qcow2")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for chunk in 0..<16 {
+                group.addTask {
+                    try await writer.write(ArraySlice(repeating: UInt8(chunk + 1), count: 1 << 20), offset: UInt64(chunk) << 20)
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await writer.finish()
+    }
+
+    /// A write qemu-nbd refuses (past the end of the image) fails, and the writer goes on with the next.
+    @Test func aRefusedWriteFailsAlone() async throws {
+        let directory = try TemporaryDirectory("disk-writer")
+        defer { directory.cleanUp() }
+        let image = directory.file("disk.qcow2")
+        try ChildProcess.run("qemu-img", ["create", "-q", "-f", "qcow2", image, "1M"])
+        let writer = try await DiskWriter.open(path: image, format: "qcow2")
+        await #expect(throws: (any Error).self) {
+            try await writer.write(ArraySlice(repeating: 1, count: 4096), offset: 1 << 20)
+        }
+        try await writer.write(ArraySlice(repeating: 2, count: 4096), offset: 0)
+        try await writer.finish()
+    }
 }
