@@ -72,12 +72,7 @@ enum FileSystem {
 
     /// Reads a whole file; `nil` when it does not exist.
     static func read(_ path: String) throws(DatastoreError) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let number = errno
-            if number == ENOENT { return nil }
-            throw .system("open", path, errno: number)
-        }
+        guard let descriptor = try openForReading(path) else { return nil }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .system("inspect", path, errno: errno) }
@@ -99,14 +94,20 @@ enum FileSystem {
     /// Reads a file into `buffer`, at most its size; returns the bytes read, fewer when the file is shorter, and
     /// `nil` when the file does not exist.
     static func read(_ path: String, into buffer: UnsafeMutableRawBufferPointer) throws(DatastoreError) -> Int? {
+        guard let descriptor = try openForReading(path) else { return nil }
+        defer { close(descriptor) }
+        return try readFully(descriptor, into: buffer, path: path)
+    }
+
+    /// A descriptor of `path` opened for reading; `nil` when the file does not exist.
+    private static func openForReading(_ path: String) throws(DatastoreError) -> Int32? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             let number = errno
             if number == ENOENT { return nil }
             throw .system("open", path, errno: number)
         }
-        defer { close(descriptor) }
-        return try readFully(descriptor, into: buffer, path: path)
+        return descriptor
     }
 
     /// Reads from `descriptor` until `buffer` is full or the file ends; returns the bytes read.
@@ -128,12 +129,7 @@ enum FileSystem {
 
     /// Reads up to `count` bytes from the start of a file; `nil` when it does not exist.
     static func readPrefix(_ path: String, count: Int) throws(DatastoreError) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let number = errno
-            if number == ENOENT { return nil }
-            throw .system("open", path, errno: number)
-        }
+        guard let descriptor = try openForReading(path) else { return nil }
         defer { close(descriptor) }
         var bytes = [UInt8](repeating: 0, count: count)
         let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, 0) }

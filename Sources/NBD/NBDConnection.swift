@@ -104,40 +104,42 @@ public final class NBDConnection {
     /// returns when all have completed; one failing fails the read.
     public func pread(into buffer: UnsafeMutableRawBufferPointer, offset: UInt64) throws(NBDError) {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        try segmented(length: buffer.count, offset: offset, operation: "pread") { at, count, diskOffset in
+        try segmented([(buffer.count, offset)], operation: "pread") { _, at, count, diskOffset in
             nbd_aio_pread(
                 handle, base + at, count, diskOffset, nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
         }
     }
 
-    /// Issues `length` bytes at `offset` as concurrent requests of ``segment`` bytes (`issue` sends one: its offset
-    /// in the caller's buffer, its length, its offset on the disk; it answers libnbd's cookie), then waits for all.
-    /// Every issued request is waited for and retired, even after a failure: the buffer is the caller's and must not
-    /// be touched once this returns.
+    /// Issues each range (its length and its offset on the disk) as concurrent requests of ``segment`` bytes
+    /// (`issue` sends one: the range's index, the request's offset within the range, its length, its offset on the
+    /// disk; it answers libnbd's cookie), then waits for all. Every issued request is waited for and retired, even
+    /// after a failure: the buffers are the caller's and must not be touched once this returns.
     private func segmented(
-        length: Int, offset: UInt64, operation: String, _ issue: (Int, Int, UInt64) -> Int64
+        _ ranges: [(length: Int, offset: UInt64)], operation: String, _ issue: (Int, Int, Int, UInt64) -> Int64
     ) throws(NBDError) {
-        var cookies: [(cookie: Int64, at: Int)] = []
-        cookies.reserveCapacity(length / Self.segment + 1)
-        var issued = 0
+        var cookies: [(cookie: Int64, offset: UInt64)] = []
         var failure: NBDError?
-        while issued < length {
-            let count = min(length - issued, Self.segment)
-            let cookie = issue(issued, count, offset + UInt64(issued))
-            guard cookie >= 0 else {
-                failure = NBDError.last("nbd_aio_\(operation)", subject: "\(endpoint) at offset \(offset + UInt64(issued))")
-                break
+        issuing: for (index, range) in ranges.enumerated() {
+            var issued = 0
+            while issued < range.length {
+                let count = min(range.length - issued, Self.segment)
+                let at = range.offset + UInt64(issued)
+                let cookie = issue(index, issued, count, at)
+                guard cookie >= 0 else {
+                    failure = NBDError.last("nbd_aio_\(operation)", subject: "\(endpoint) at offset \(at)")
+                    break issuing
+                }
+                cookies.append((cookie, at))
+                issued += count
             }
-            cookies.append((cookie, issued))
-            issued += count
         }
         while nbd_aio_in_flight(handle) > 0 {
             guard nbd_poll(handle, -1) >= 0 else {
-                throw NBDError.last("nbd_poll", subject: "\(endpoint) at offset \(offset)")
+                throw NBDError.last("nbd_poll", subject: "\(endpoint) at offset \(ranges.first?.offset ?? 0)")
             }
         }
         for (cookie, at) in cookies where nbd_aio_command_completed(handle, UInt64(cookie)) != 1 {
-            failure = failure ?? NBDError.last("nbd_\(operation)", subject: "\(endpoint) at offset \(offset + UInt64(at))")
+            failure = failure ?? NBDError.last("nbd_\(operation)", subject: "\(endpoint) at offset \(at)")
         }
         if let failure { throw failure }
     }
@@ -185,34 +187,12 @@ public final class NBDConnection {
     /// Several writes in one call keep the server busy across their boundaries: waiting for each write before
     /// issuing the next left a server writing with direct I/O idle for the device's latency every time.
     public func pwrite(_ writes: [(buffer: UnsafeRawBufferPointer, offset: UInt64)]) throws(NBDError) {
-        var cookies: [(cookie: Int64, offset: UInt64)] = []
-        var failure: NBDError?
-        issuing: for write in writes {
-            guard let base = write.buffer.baseAddress else { continue }
-            var issued = 0
-            while issued < write.buffer.count {
-                let count = min(write.buffer.count - issued, Self.segment)
-                let at = write.offset + UInt64(issued)
-                let cookie = nbd_aio_pwrite(
-                    handle, base + issued, count, at, nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
-                guard cookie >= 0 else {
-                    failure = NBDError.last("nbd_aio_pwrite", subject: "\(endpoint) at offset \(at)")
-                    break issuing
-                }
-                cookies.append((cookie, at))
-                issued += count
-            }
+        let writes = writes.filter { $0.buffer.baseAddress != nil && !$0.buffer.isEmpty }
+        try segmented(writes.map { ($0.buffer.count, $0.offset) }, operation: "pwrite") { index, at, count, diskOffset in
+            nbd_aio_pwrite(
+                handle, writes[index].buffer.baseAddress! + at, count, diskOffset,
+                nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
         }
-        // Every issued request is waited for and retired, even after a failure: the buffers are the caller's.
-        while nbd_aio_in_flight(handle) > 0 {
-            guard nbd_poll(handle, -1) >= 0 else {
-                throw NBDError.last("nbd_poll", subject: "\(endpoint) writing at offset \(cookies.first?.offset ?? 0)")
-            }
-        }
-        for (cookie, at) in cookies where nbd_aio_command_completed(handle, UInt64(cookie)) != 1 {
-            failure = failure ?? NBDError.last("nbd_pwrite", subject: "\(endpoint) at offset \(at)")
-        }
-        if let failure { throw failure }
     }
 
     /// Asks the server to make every completed write durable.

@@ -2,9 +2,7 @@ import BulwarkAPI
 import BulwarkCatalog
 import BulwarkCore
 import Foundation
-import Hummingbird
 import Logging
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -13,34 +11,11 @@ import Testing
 /// Alerts appear when something is wrong and resolve themselves when it is not; each new one reaches the webhook
 /// once.
 @Suite struct AlertMonitorTests {
-    /// Collects what the webhook receives.
-    final class Inbox: Sendable {
-        let bodies = Mutex<[AlertView]>([])
-    }
-
     @Test func alertsAppearResolveAndArePostedOnce() async throws {
-        let inbox = Inbox()
-        let router = Router()
-        router.post("hook") { request, context -> HTTPResponse.Status in
-            let alert = try await request.decode(as: AlertView.self, context: context)
-            inbox.bodies.withLock { $0.append(alert) }
-            return .ok
-        }
-        let (ports, published) = AsyncStream.makeStream(of: Int.self)
-        let hook = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { published.yield($0.localAddress?.port ?? 0) })
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            let group = ServiceGroup(configuration: .init(services: [hook], logger: Logger(label: "hook")))
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
-            try await run(webhook: URL(string: "http://127.0.0.1:\(port)/hook")!, inbox: inbox)
-            await group.triggerGracefulShutdown()
-        }
+        try await Webhook<AlertView>.with { url, hook in try await run(webhook: url, inbox: hook) }
     }
 
-    private func run(webhook: URL, inbox: Inbox) async throws {
+    private func run(webhook: URL, inbox: Webhook<AlertView>) async throws {
         try await AgentProtocolTests.withFleet { fleet in
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
             let usage = Mutex<(used: UInt64, total: UInt64)>((50, 100))

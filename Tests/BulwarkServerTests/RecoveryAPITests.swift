@@ -4,10 +4,6 @@ import BulwarkClient
 import BulwarkCore
 import BulwarkStore
 import Foundation
-import Hummingbird
-import Logging
-import ServiceLifecycle
-import Synchronization
 import Testing
 
 @testable import BulwarkServer
@@ -112,33 +108,13 @@ import Testing
         }
     }
 
-    /// Collects the jobs a `--notify` URL receives.
-    final class Inbox: Sendable {
-        let jobs = Mutex<[JobView]>([])
-    }
-
     @Test func aRestoreFailedBecauseItsAgentRestartedIsStillPosted() async throws {
-        let inbox = Inbox()
-        let router = Router()
-        router.post("done") { request, context -> HTTPResponse.Status in
-            let job = try await request.decode(as: JobView.self, context: context)
-            inbox.jobs.withLock { $0.append(job) }
-            return .ok
-        }
-        let (ports, published) = AsyncStream.makeStream(of: Int.self)
-        let hook = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { published.yield($0.localAddress?.port ?? 0) })
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            let group = ServiceGroup(configuration: .init(services: [hook], logger: Logger(label: "hook")))
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
+        try await Webhook<JobView>.with { url, hook in
             try await AgentProtocolTests.withFleet { fleet in
                 _ = try await VerificationTests.backUp(fleet)
                 let job: JobView = try await fleet.admin.post(
                     "/v1/recover",
-                    RecoveryRequest(vm: "kvm1/web1", point: "latest", toHost: "kvm2", path: "/srv/vms", notify: "http://127.0.0.1:\(port)/done"))
+                    RecoveryRequest(vm: "kvm1/web1", point: "latest", toHost: "kvm2", path: "/srv/vms", notify: url.absoluteString))
                 let task = try #require(try await fleet.kvm2.nextTask())
                 // The agent reads the point (so the claim reached it), then polls again without the task, as an agent
                 // that restarted does: no completion or finish report will ever come.
@@ -146,15 +122,9 @@ import Testing
                 _ = try await fleet.kvm2.nextTask()
                 let failed: JobView = try await fleet.admin.get("/v1/jobs/\(job.id)")
                 #expect(failed.state == .failed)
-                var posted: [JobView] = []
-                for _ in 0..<100 {
-                    posted = inbox.jobs.withLock { $0 }
-                    if !posted.isEmpty { break }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                let posted = try await hook.received()
                 #expect(posted.map(\.id) == [job.id] && posted.first?.state == .failed, "\(posted)")
             }
-            await group.triggerGracefulShutdown()
         }
     }
 }
