@@ -73,15 +73,15 @@ struct ItemRecovery: Sendable {
         var made: [String] = []
         do {
             // Recorded before anything is written: a copy bulwarkd dies in is removed when it starts again.
-            let names = plan.items.compactMap { try? GuestBrowser.components($0).last } + plan.disks.map { Self.diskFile(plan, $0) }
-            try partial.record(job: job.description, target: plan.folder, names: names)
+            let itemNames = plan.items.compactMap { try? GuestBrowser.components($0).last }
+            try partial.record(job: job.description, target: plan.folder, names: itemNames + plan.disks.map { Self.diskFile(plan, $0) })
             if !plan.items.isEmpty {
                 let items = plan.items
                 let folder = plan.folder
                 let report = try await runBlocking { () throws -> GuestExtractor.Report in
                     try GuestExtractor(browser: try GuestBrowser(disks: disks)).extract(items, into: folder)
                 }
-                made += items.compactMap { try? GuestBrowser.components($0).last }
+                made += itemNames
                 warnings += report.warnings
                 for warning in report.warnings { _ = try await catalog.appendJobLog(id: job, level: .warning, message: warning) }
                 _ = try await catalog.appendJobLog(

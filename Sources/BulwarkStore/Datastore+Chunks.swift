@@ -65,22 +65,6 @@ extension Datastore {
         return try ChunkFile.decode(bytes, digest: digest, path: path, maximumLength: chunkSize)
     }
 
-    /// A chunk's file as stored (header and compressed payload), for sending to an agent that decodes and checks
-    /// it itself (``decodeChunkFile(_:digest:chunkSize:)``). Only the header is checked here.
-    public func readChunkFile(_ digest: ChunkDigest) throws(DatastoreError) -> [UInt8] {
-        let path = chunkPath(digest)
-        guard let bytes = try FileSystem.read(path) else {
-            throw DatastoreError(
-                .chunkMissing,
-                "chunk \(digest) is missing from the datastore at \(root) (no \(path)); run a verify",
-                digest: digest)
-        }
-        guard ChunkFile.header(of: bytes) != nil else {
-            throw DatastoreError(.chunkCorrupt, "chunk file \(path) has no valid header; run a verify", digest: digest)
-        }
-        return bytes
-    }
-
     /// The size of a chunk's file as stored, for a buffer to read it into (``readChunkFile(_:into:)``).
     public func chunkFileSize(_ digest: ChunkDigest) throws(DatastoreError) -> Int {
         guard let status = FileSystem.status(chunkPath(digest)), !status.isDirectory else {
@@ -91,9 +75,9 @@ extension Datastore {
         return Int(status.size)
     }
 
-    /// Reads a chunk's file as stored into `buffer`, which must be exactly its size (``chunkFileSize(_:)``):
-    /// ``readChunkFile(_:)`` without an array of its own, for a server that sends the bytes from a buffer it owns.
-    /// Only the header is checked.
+    /// Reads a chunk's file as stored (header and compressed payload) into `buffer`, which must be exactly its size
+    /// (``chunkFileSize(_:)``), for a server that sends the bytes from a buffer it owns to an agent that decodes and
+    /// checks them itself (``decodeChunkFile(_:digest:chunkSize:)``). Only the header is checked here.
     public func readChunkFile(_ digest: ChunkDigest, into buffer: UnsafeMutableRawBufferPointer) throws(DatastoreError) {
         let path = chunkPath(digest)
         guard let got = try FileSystem.read(path, into: buffer) else {

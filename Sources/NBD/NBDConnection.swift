@@ -160,27 +160,6 @@ public final class NBDConnection {
         return bytes
     }
 
-    /// Writes `bytes` at `offset`, as concurrent requests of ``segment`` bytes (like ``pread(into:offset:)``), so
-    /// the server writes them in parallel; returns when all have completed, and one failing fails the write.
-    public func pwrite(_ bytes: [UInt8], offset: UInt64) throws(NBDError) {
-        // withUnsafeBytes rethrows as `any Error`; the typed error is carried out by hand.
-        let failure: NBDError? = bytes.withUnsafeBytes { buffer in
-            do throws(NBDError) {
-                try pwrite(buffer, offset: offset)
-                return nil
-            } catch {
-                return error
-            }
-        }
-        if let failure { throw failure }
-    }
-
-    /// Writes the bytes in `buffer` at `offset`, as ``pwrite(_:offset:)`` does; `buffer` must stay valid until it
-    /// returns.
-    public func pwrite(_ buffer: UnsafeRawBufferPointer, offset: UInt64) throws(NBDError) {
-        try pwrite([(buffer, offset)])
-    }
-
     /// Writes each buffer at its offset, all of them as concurrent requests of ``segment`` bytes; returns when every
     /// request has completed, and one failing fails the whole call. The buffers must stay valid until it returns.
     ///
