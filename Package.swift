@@ -48,7 +48,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("ext2fs"), .linkedLibrary("com_err")]),
         // Guest file systems inside a recovery point, for item-level recovery: no I/O of its own but the disk reads
         // it is given, and the writes into the target folder.
-        .target(name: "GuestFiles", dependencies: ["CExt2"], swiftSettings: swiftSettings),
+        // libguestfs (LVM, XFS, NTFS), opened with dlopen where it is installed: only its header is needed to build.
+        .target(name: "CGuestfs"),
+        .target(name: "GuestFiles", dependencies: ["CExt2", "CGuestfs", "NBDServer"], swiftSettings: swiftSettings),
         // Linux calls the C library has but Swift's Glibc module does not declare (syncfs).
         .systemLibrary(name: "CLinux"),
 

@@ -112,7 +112,7 @@ final class Ext2Volume {
         var entry = GuestEntry(
             name: name, kind: kind, size: UInt64(inode.i_size) | UInt64(inode.i_size_high) << 32, mode: mode & 0o7777,
             modified: Date(timeIntervalSince1970: TimeInterval(inode.i_mtime)),
-            accessed: Date(timeIntervalSince1970: TimeInterval(inode.i_atime)), inode: number)
+            accessed: Date(timeIntervalSince1970: TimeInterval(inode.i_atime)), inode: UInt64(number))
         if kind == .symlink { entry.target = try linkTarget(number, &inode) }
         return entry
     }

@@ -2,24 +2,54 @@ import Foundation
 import CExt2
 
 /// The files of a recovery point's guest file systems, under one tree: `/` lists the file systems (`vda1`,
-/// `vdb`), and `/vdb1/etc/hosts` is a file in the first partition of `vdb`. Nothing is mounted and no guest runs:
-/// ext2/3/4 are read with libext2fs from the point's bytes; other file systems are listed but not opened.
+/// `vdb`, `vg0-root`), and `/vdb1/etc/hosts` is a file in the first partition of `vdb`. Nothing is mounted on the
+/// host and no guest runs: ext2/3/4 are read with libext2fs from the point's bytes; LVM logical volumes, XFS, NTFS
+/// and the rest libguestfs knows are read in a libguestfs appliance where libguestfs is installed, and listed by
+/// type otherwise.
 ///
-/// Not thread-safe (libext2fs handles are not): use a browser from one thread at a time.
+/// The appliance starts only when a path needs it (or `/` is listed on a point with LVM), once per browser: keep a
+/// browser for as long as one point is browsed.
+///
+/// Not thread-safe (libext2fs and libguestfs handles are not): use a browser from one thread at a time.
 public final class GuestBrowser {
-    public let volumes: [GuestVolume]
-    private let disks: [String: any GuestDisk]
-    private var opened: [String: Ext2Volume] = [:]
+    /// What the partition tables show, read without libguestfs.
+    private let native: [GuestVolume]
+    private let disks: [any GuestDisk]
+    private var opened: [String: any GuestFileSystem] = [:]
+    private var appliance: GuestfsAppliance?
 
     public init(disks: [any GuestDisk]) throws {
         var volumes: [GuestVolume] = []
-        var byName: [String: any GuestDisk] = [:]
-        for disk in disks {
-            byName[disk.target] = disk
-            volumes += try PartitionTable.volumes(of: disk)
+        for disk in disks { volumes += try PartitionTable.volumes(of: disk) }
+        self.native = volumes
+        self.disks = disks
+    }
+
+    /// Whether libguestfs can be used here; `nil` when it can, otherwise why not.
+    public static var libguestfsUnavailable: String? {
+        if case .failure(let error) = GuestfsAppliance.load() { return error.message }
+        return nil
+    }
+
+    /// The point's file systems, as `/` lists them. On a point with LVM this starts the libguestfs appliance (where
+    /// libguestfs is installed), which alone sees the logical volumes.
+    public func volumes() throws -> [GuestVolume] {
+        if appliance == nil, native.contains(where: { $0.type == "lvm2" }), Self.libguestfsUnavailable == nil {
+            _ = try startAppliance()
         }
-        self.volumes = volumes
-        self.disks = byName
+        guard let appliance else { return native }
+        // ext2/3/4 stay with libext2fs (faster, and no appliance needed to read them); libguestfs names the rest.
+        var merged = native.filter { $0.isReadable }
+        for volume in appliance.volumes where !merged.contains(where: { $0.name == volume.name }) { merged.append(volume) }
+        for volume in native where !merged.contains(where: { $0.name == volume.name }) { merged.append(volume) }
+        return merged
+    }
+
+    private func startAppliance() throws -> GuestfsAppliance {
+        if let appliance { return appliance }
+        let started = try GuestfsAppliance(disks: disks)
+        appliance = started
+        return started
     }
 
     /// The parts of `path` (absolute, `/`-separated); `..`, `.` and empty parts are refused.
@@ -38,16 +68,16 @@ public final class GuestBrowser {
     public func list(_ path: String) throws -> [GuestEntry] {
         let parts = try Self.components(path)
         guard let first = parts.first else {
-            return volumes.map { volume in
+            return try volumes().map { volume in
                 GuestEntry(
                     name: volume.name, kind: .filesystem, size: volume.size, mode: 0o755, modified: .distantPast,
                     accessed: .distantPast, fileSystem: volume.type, label: volume.label)
             }
         }
-        let volume = try open(first)
-        let inode = try volume.lookup(Array(parts.dropFirst()))
-        let entry = try volume.entry(inode, name: parts.last!)
-        return entry.kind == .directory && parts.count > 0 ? try volume.list(inode) : [entry]
+        let fileSystem = try open(first)
+        let rest = Array(parts.dropFirst())
+        let entry = try fileSystem.entry(rest)
+        return entry.kind == .directory ? try fileSystem.list(rest) : [entry]
     }
 
     /// The entry at `path`.
@@ -56,29 +86,42 @@ public final class GuestBrowser {
         guard let first = parts.first else {
             throw GuestFilesError(.invalid, "/ is the list of file systems; name one, e.g. /vda1")
         }
-        let volume = try open(first)
-        if parts.count == 1 {
-            let entry = try volume.entry(Ext2Volume.root, name: first)
-            return entry
-        }
-        return try volume.entry(try volume.lookup(Array(parts.dropFirst())), name: parts.last!)
+        return try open(first).entry(Array(parts.dropFirst()))
     }
 
-    func open(_ name: String) throws -> Ext2Volume {
-        if let volume = opened[name] { return volume }
-        guard let volume = volumes.first(where: { $0.name == name }) else {
+    /// The file system named `name` (the first part of a path), opened once.
+    func open(_ name: String) throws -> any GuestFileSystem {
+        if let fileSystem = opened[name] { return fileSystem }
+        let volume = native.first { $0.name == name }
+        if let volume, volume.isReadable {
+            guard let disk = disks.first(where: { $0.target == volume.disk }) else {
+                throw GuestFilesError(.notFound, "there is no disk for \(name)")
+            }
+            let fileSystem = try Ext2Volume(disk: disk, volume: volume)
+            opened[name] = fileSystem
+            return fileSystem
+        }
+        // Not one libext2fs reads, or not on a partition table (a logical volume): libguestfs's, where it is here.
+        let unavailable = Self.libguestfsUnavailable
+        if unavailable == nil, volume != nil || native.contains(where: { $0.type == "lvm2" }) {
+            let appliance = try startAppliance()
+            if let found = appliance.volumes.first(where: { $0.name == name }) {
+                guard found.isReadable else {
+                    throw GuestFilesError(.unsupported, "\(name) holds \(found.type == "unknown" ? "no file system libguestfs knows" : "a \(found.type) volume"), which has no files to list; copy the whole disk out instead (--disk)")
+                }
+                let fileSystem = GuestfsFileSystem(appliance: appliance, name: name)
+                opened[name] = fileSystem
+                return fileSystem
+            }
+        }
+        guard let volume else {
             throw GuestFilesError(
                 .notFound,
-                "there is no file system \(name) in this point; it has \(volumes.map(\.name).joined(separator: ", "))")
+                "there is no file system \(name) in this point; it has \(try volumes().map(\.name).joined(separator: ", "))")
         }
-        guard volume.isReadable else {
-            throw GuestFilesError(
-                .unsupported,
-                "\(name) holds \(volume.type == "unknown" ? "no file system Bulwark knows" : "a \(volume.type) file system"), which item-level recovery does not read (ext2/3/4 only); copy the whole disk out instead (--disk)")
-        }
-        guard let disk = disks[volume.disk] else { throw GuestFilesError(.notFound, "there is no disk for \(name)") }
-        let opened = try Ext2Volume(disk: disk, volume: volume)
-        self.opened[name] = opened
-        return opened
+        let reason = unavailable.map { ": \($0)" } ?? " (nor does libguestfs)"
+        throw GuestFilesError(
+            .unsupported,
+            "\(name) holds \(volume.type == "unknown" ? "no file system Bulwark knows" : "a \(volume.type) file system"), which Bulwark reads only as ext2/3/4 itself\(reason); copy the whole disk out instead (--disk)")
     }
 }

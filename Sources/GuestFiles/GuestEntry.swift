@@ -21,11 +21,11 @@ public struct GuestEntry: Sendable, Hashable, Codable {
     public var fileSystem: String?
     public var label: String?
     /// Inode number, within its file system.
-    public var inode: UInt32
+    public var inode: UInt64
 
     public init(
         name: String, kind: Kind, size: UInt64, mode: UInt32, modified: Date, accessed: Date, target: String? = nil,
-        fileSystem: String? = nil, label: String? = nil, inode: UInt32 = 0
+        fileSystem: String? = nil, label: String? = nil, inode: UInt64 = 0
     ) {
         self.name = name
         self.kind = kind

@@ -36,14 +36,15 @@ public struct GuestExtractor {
             throw GuestFilesError(.target, "cannot open the target folder \(folder): \(String(cString: strerror(errno))); it must be an existing folder, not a link")
         }
         defer { close(root) }
-        var entries: [(path: String, volume: Ext2Volume, entry: GuestEntry)] = []
+        var entries: [(path: String, volume: any GuestFileSystem, components: [String], entry: GuestEntry)] = []
         for path in paths {
             let parts = try GuestBrowser.components(path)
             guard parts.count >= 2 else {
                 throw GuestFilesError(.invalid, "'\(path)' names a whole file system; name a folder in it (e.g. /\(parts.first ?? "vda1")/home) or copy the disk with --disk")
             }
             let volume = try browser.open(parts[0])
-            let entry = try volume.entry(try volume.lookup(Array(parts.dropFirst())), name: parts.last!)
+            let components = Array(parts.dropFirst())
+            let entry = try volume.entry(components)
             var status = stat()
             guard fstatat(root, entry.name, &status, AT_SYMLINK_NOFOLLOW) != 0, errno == ENOENT else {
                 throw GuestFilesError(.target, "\(folder)/\(entry.name) exists already; extract into a folder without it, nothing was copied")
@@ -51,15 +52,15 @@ public struct GuestExtractor {
             guard !entries.contains(where: { $0.entry.name == entry.name }) else {
                 throw GuestFilesError(.invalid, "two items are named \(entry.name); copy them into different folders")
             }
-            entries.append((path, volume, entry))
+            entries.append((path, volume, components, entry))
         }
         var report = Report()
         var made: [String] = []
         do {
-            for (path, volume, entry) in entries {
+            for (path, volume, components, entry) in entries {
                 made.append(entry.name)
-                var visited = Set<UInt32>()
-                try write(entry, from: volume, into: root, at: path, report: &report, visited: &visited, depth: 0)
+                var visited = Set<UInt64>()
+                try write(entry, from: volume, components, into: root, at: path, report: &report, visited: &visited, depth: 0)
             }
         } catch {
             for name in made { try? FileManager.default.removeItem(atPath: "\(folder)/\(name)") }
@@ -69,8 +70,8 @@ public struct GuestExtractor {
     }
 
     private func write(
-        _ entry: GuestEntry, from volume: Ext2Volume, into folder: Int32, at path: String, report: inout Report,
-        visited: inout Set<UInt32>, depth: Int
+        _ entry: GuestEntry, from volume: any GuestFileSystem, _ components: [String], into folder: Int32, at path: String,
+        report: inout Report, visited: inout Set<UInt64>, depth: Int
     ) throws {
         let name = entry.name
         guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
@@ -83,7 +84,7 @@ public struct GuestExtractor {
             guard file >= 0 else { throw targetError("create", path) }
             var failed: (any Error)?
             do {
-                try volume.read(entry.inode) { bytes in
+                try volume.read(components) { bytes in
                     try bytes.withUnsafeBytes { buffer in
                         var done = 0
                         while done < buffer.count {
@@ -111,8 +112,10 @@ public struct GuestExtractor {
             let child = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard child >= 0 else { throw targetError("open folder", path) }
             defer { close(child) }
-            for item in try volume.list(entry.inode) {
-                try write(item, from: volume, into: child, at: "\(path)/\(item.name)", report: &report, visited: &visited, depth: depth + 1)
+            for item in try volume.list(components) {
+                try write(
+                    item, from: volume, components + [item.name], into: child, at: "\(path)/\(item.name)", report: &report,
+                    visited: &visited, depth: depth + 1)
             }
             finish(child, entry, path: path, report: &report)
             report.folders += 1

@@ -12,8 +12,10 @@ public struct GuestVolume: Sendable, Hashable {
     public var type: String
     public var label: String?
 
-    /// Whether Bulwark can list and extract its files.
-    public var isReadable: Bool { type.hasPrefix("ext") }
+    /// Whether Bulwark can list and extract its files: ext2/3/4 itself, others where libguestfs found them.
+    public var isReadable: Bool { type.hasPrefix("ext") || throughLibguestfs }
+    /// Found by libguestfs, which mounts it in its appliance.
+    var throughLibguestfs = false
 }
 
 enum PartitionTable {

@@ -1,0 +1,70 @@
+import Foundation
+import GuestFiles
+import TestSupport
+import Testing
+
+/// Where the testbed kit keeps its LVM/XFS/NTFS disk (`Agents/kvm/testbed/setup-host` makes it in a libguestfs
+/// appliance) and the SHA-256 of the files on it.
+enum LVMKit {
+    static let directory = ProcessInfo.processInfo.environment["BULWARK_TESTBED_DIR"] ?? "/var/cache/bulwark-testbed"
+    static let disk = "\(directory)/data-lvm-xfs-ntfs.qcow2"
+    static let sums = "\(directory)/data-lvm-files.sha256"
+    static var present: Bool { FileManager.default.fileExists(atPath: disk) && GuestBrowser.libguestfsUnavailable == nil }
+
+    /// `sha256sum` lines, by path under the kit's `xfs` and `ntfs` folders.
+    static func digests() throws -> [String: String] {
+        var digests: [String: String] = [:]
+        for line in try String(contentsOfFile: sums, encoding: .utf8).split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count == 2 { digests[String(parts[1])] = String(parts[0]) }
+        }
+        return digests
+    }
+}
+
+func sha256(ofFile path: String) throws -> String {
+    String(try ChildProcess.run("sha256sum", [path]).prefix(64))
+}
+
+/// LVM, XFS and NTFS read through libguestfs (where it is installed; scripts/setup installs it and makes the disk):
+/// the appliance reads the disk over Bulwark's own NBD server, as it reads a recovery point.
+@Suite(.enabled(if: LVMKit.present, "needs libguestfs and the testbed kit's LVM disk (scripts/setup)"))
+struct LibguestfsTests {
+    @Test func logicalVolumesXFSAndNTFSListAndExtractLikeTheGuestHasThem() throws {
+        let folder = try TemporaryDirectory("bulwark-guestfs")
+        defer { folder.cleanUp() }
+        let raw = folder.file("lvm.raw")
+        _ = try ChildProcess.run("qemu-img", ["convert", "-O", "raw", LVMKit.disk, raw])
+        let browser = try GuestBrowser(disks: [try GuestFilesTests.FileDisk(target: "vdb", path: raw)])
+
+        let root = try browser.list("/")
+        let byName = Dictionary(root.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(byName["bwvg-data"]?.fileSystem == "xfs" && byName["bwvg-data"]?.label == "bw-xfs", "\(root)")
+        #expect(byName["vdb2"]?.fileSystem == "ntfs" && byName["vdb2"]?.label == "bw-ntfs", "\(root)")
+        #expect(byName["vdb1"]?.fileSystem == "lvm2", "the physical volume is listed by type: \(root)")
+
+        let docs = try browser.list("/bwvg-data/docs")
+        #expect(docs.map(\.name) == ["big.bin", "link", "report.txt", "sub"], "\(docs)")
+        #expect(docs.first { $0.name == "link" }?.target == "report.txt")
+        let report = try browser.entry("/bwvg-data/docs/report.txt")
+        #expect(report.mode == 0o640 && Int(report.modified.timeIntervalSince1970) == 1_704_164_645)
+        let missing = #expect(throws: GuestFilesError.self) { try browser.list("/bwvg-data/nothing") }
+        #expect(missing?.code == .notFound, "\(String(describing: missing))")
+        let physical = #expect(throws: GuestFilesError.self) { try browser.list("/vdb1") }
+        #expect(physical?.code == .unsupported, "\(String(describing: physical))")
+
+        let target = folder.file("out")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let extracted = try GuestExtractor(browser: browser).extract(
+            ["/bwvg-data/docs", "/vdb2/readme.txt", "/vdb2/Folder"], into: target)
+        #expect(extracted.files == 5 && extracted.links == 1, "\(extracted)")
+        for (path, digest) in try LVMKit.digests() {
+            let out = path.hasPrefix("xfs/") ? String(path.dropFirst(4)) : String(path.dropFirst(5))
+            #expect(try sha256(ofFile: "\(target)/\(out)") == digest, "\(out) differs from the guest's")
+        }
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(target)/docs/link") == "report.txt")
+        let attributes = try FileManager.default.attributesOfItem(atPath: "\(target)/docs/report.txt")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+        #expect((attributes[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } == 1_704_164_645)
+    }
+}
