@@ -85,7 +85,9 @@ public enum BulwarkServerApplication {
         partialCopies.cleanUp(logger: recoveryLogger)
         RecoveryRoutes(
             catalog: catalog, taskSignal: taskSignal,
-            items: ItemRecovery(catalog: catalog, exports: exports, partial: partialCopies, logger: recoveryLogger)
+            items: ItemRecovery(
+                catalog: catalog, exports: exports, browsers: PointBrowsers(exports: exports), partial: partialCopies,
+                logger: recoveryLogger)
         ).register(on: api)
 
         let host = configuration.host

@@ -13,6 +13,7 @@ import Subprocess
 struct ItemRecovery: Sendable {
     let catalog: Catalog
     let exports: PointExports
+    let browsers: PointBrowsers
     let partial: PartialItemCopies
     let logger: Logger
 
@@ -78,8 +79,8 @@ struct ItemRecovery: Sendable {
             if !plan.items.isEmpty {
                 let items = plan.items
                 let folder = plan.folder
-                let report = try await runBlocking { () throws -> GuestExtractor.Report in
-                    try GuestExtractor(browser: try GuestBrowser(disks: disks)).extract(items, into: folder)
+                let report = try await browsers.use(plan.point, disks: disks) { browser in
+                    try GuestExtractor(browser: browser).extract(items, into: folder)
                 }
                 made += itemNames
                 warnings += report.warnings
@@ -138,11 +139,9 @@ struct ItemRecovery: Sendable {
     func browse(_ point: RecoveryPointInfo, path: String) async throws -> BrowseView {
         let datastore = try await catalog.datastore(named: point.datastore)
         let disks = try await PointExports.disks(point, datastorePath: datastore.path.path)
-        await exports.hold(point.id)
-        defer { Task { [exports] in await exports.release(point.id) } }
         let entries: [GuestEntry]
         do {
-            entries = try await runBlocking { try GuestBrowser(disks: disks).list(path) }
+            entries = try await browsers.use(point, disks: disks) { try $0.list(path) }
         } catch let error as GuestFilesError {
             switch error.code {
             case .notFound: throw APIError.notFound(error.message)

@@ -15,9 +15,11 @@ enum IntegrationSuite {}
 let systemURI = ProcessInfo.processInfo.environment["BULWARK_LIBVIRT_URI"] ?? "qemu:///system"
 
 /// Boots a guest, runs `body`, and removes the guest whatever happened.
-func withGuest<T>(kernelArguments: [String] = [], _ body: (TestGuest) async throws -> T) async throws -> T {
+func withGuest<T>(
+    kernelArguments: [String] = [], dataDisk: String? = nil, _ body: (TestGuest) async throws -> T
+) async throws -> T {
     let hypervisor = try await Hypervisor.open(uri: systemURI)
-    let guest = try await TestGuest.boot(on: hypervisor, kernelArguments: kernelArguments)
+    let guest = try await TestGuest.boot(on: hypervisor, kernelArguments: kernelArguments, dataDisk: dataDisk)
     do {
         let result = try await body(guest)
         await guest.remove()

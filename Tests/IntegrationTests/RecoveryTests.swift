@@ -220,6 +220,62 @@ extension IntegrationSuite {
             }
         }
 
+        /// The testbed kit's LVM/XFS/NTFS disk (made by setup-host in a libguestfs appliance) and its files' SHA-256.
+        static let lvmKit = ProcessInfo.processInfo.environment["BULWARK_TESTBED_DIR"] ?? "/var/cache/bulwark-testbed"
+
+        /// Item-level through libguestfs: a guest whose vdb holds LVM (an XFS logical volume) and NTFS is backed up,
+        /// browsed and its files copied out, on the server and on the agent's host, equal to what the kit put there.
+        @Test(.enabled(if: FileManager.default.fileExists(atPath: "\(lvmKit)/data-lvm-xfs-ntfs.qcow2"), "needs the kit's LVM disk (scripts/setup)"))
+        func logicalVolumesXFSAndNTFSComeOutOfAPoint() async throws {
+            let testbed = try await Testbed.start(chunkSize: "1M")
+            defer { testbed.stop() }
+            try await withGuest(on: testbed, dataDisk: "\(Self.lvmKit)/data-lvm-xfs-ntfs.qcow2") { guest in
+                let name = guest.name
+                let vm = "\(testbed.host)/\(name)"
+                _ = try await testbed.protect(name)
+                let full = try await testbed.backup(name)
+                let point = try #require(full.recoveryPoint, "\(full.error ?? "")")
+
+                let root: BrowseView = try await testbed.client.get("/v1/browse?vm=\(vm)&point=\(point)&path=/")
+                let kinds = Dictionary(root.entries.map { ($0.name, $0.fileSystem ?? "") }, uniquingKeysWith: { first, _ in first })
+                #expect(kinds["bwvg-data"] == "xfs" && kinds["vdb2"] == "ntfs" && kinds["vdb1"] == "lvm2", "\(root.entries)")
+                let docs: BrowseView = try await testbed.client.get("/v1/browse?vm=\(vm)&point=\(point)&path=/bwvg-data/docs")
+                #expect(docs.entries.map(\.name) == ["big.bin", "link", "report.txt", "sub"], "\(docs.entries)")
+
+                let folder = guest.directory.file("lvm-items")
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let job: JobView = try await testbed.client.post(
+                    "/v1/recover",
+                    RecoveryRequest(vm: vm, point: point, items: ["/bwvg-data/docs", "/vdb2/readme.txt", "/vdb2/Folder"], toFolder: folder))
+                let done = try await testbed.wait(job.id)
+                #expect(done.state == .succeeded, "\(done.error ?? "")\n\(testbed.diagnostics())")
+                let sums = try String(contentsOfFile: "\(Self.lvmKit)/data-lvm-files.sha256", encoding: .utf8)
+                var checked = 0
+                for line in sums.split(separator: "\n") {
+                    let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                    guard parts.count == 2 else { continue }
+                    // The kit's folders: xfs/docs/... is /bwvg-data/docs/..., ntfs/... is /vdb2/...
+                    let file = "\(folder)/\(parts[1].split(separator: "/").dropFirst().joined(separator: "/"))"
+                    #expect(try ChildProcess.run("sha256sum", [file]).hasPrefix(String(parts[0])), "\(file) differs from the guest's")
+                    checked += 1
+                }
+                #expect(checked == 5)
+                #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/docs/link") == "report.txt")
+                let attributes = try FileManager.default.attributesOfItem(atPath: "\(folder)/docs/report.txt")
+                #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+                #expect((attributes[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } == 1_704_164_645)
+
+                // On the agent's host, which starts its own appliance over the chunks the server sends.
+                let onHost = guest.directory.file("lvm-items-on-host")
+                try FileManager.default.createDirectory(atPath: onHost, withIntermediateDirectories: true)
+                let hostJob: JobView = try await testbed.client.post(
+                    "/v1/recover", RecoveryRequest(vm: vm, point: point, toHost: testbed.host, items: ["/bwvg-data/docs/big.bin"], toFolder: onHost))
+                let hostDone = try await testbed.wait(hostJob.id)
+                #expect(hostDone.state == .succeeded, "\(hostDone.error ?? "")\n\(testbed.diagnostics())")
+                #expect(FileManager.default.contents(atPath: "\(onHost)/big.bin") == FileManager.default.contents(atPath: "\(folder)/docs/big.bin"))
+            }
+        }
+
         /// The testbed kit's list of the data disk's files and their SHA-256.
         static func dataSums() throws -> String {
             let kit = ProcessInfo.processInfo.environment["BULWARK_TESTBED_DIR"] ?? "/var/cache/bulwark-testbed"

@@ -207,9 +207,9 @@ func imageDigest(_ path: String, scratch: TemporaryDirectory) throws -> String {
 
 /// Boots a guest for `testbed`, runs `body`, and records any failure with the daemons' logs attached.
 func withGuest(
-    on testbed: Testbed, kernelArguments: [String] = [], _ body: (TestGuest) async throws -> Void
+    on testbed: Testbed, kernelArguments: [String] = [], dataDisk: String? = nil, _ body: (TestGuest) async throws -> Void
 ) async throws {
-    try await withGuest(kernelArguments: kernelArguments) { guest in
+    try await withGuest(kernelArguments: kernelArguments, dataDisk: dataDisk) { guest in
         do {
             try await body(guest)
         } catch {

@@ -47,15 +47,17 @@ public final class TestGuest: Sendable {
     /// Defines and starts a guest, and waits until its init says `BULWARK-READY`.
     ///
     /// `kernelArguments` follow the kit's contract: `bulwark.write=DEV:OFFSET_KIB:LEN_KIB:BYTEHEX[,...]`,
-    /// `bulwark.mount=vdb1`, `bulwark.agent=0`.
-    public static func boot(on hypervisor: Hypervisor, kernelArguments: [String] = []) async throws -> TestGuest {
+    /// `bulwark.mount=vdb1`, `bulwark.agent=0`. `dataDisk` replaces the kit's GPT/ext4 disk as `vdb` (a qcow2).
+    public static func boot(
+        on hypervisor: Hypervisor, kernelArguments: [String] = [], dataDisk: String? = nil
+    ) async throws -> TestGuest {
         let kit = try TestbedKit.load()
         let directory = try TemporaryDirectory("bulwark-guest")
         let name = "bulwark-test-\(UUID().uuidString.prefix(8).lowercased())"
         let guest = TestGuest(name: name, hypervisor: hypervisor, directory: directory)
         do {
             try ChildProcess.run("qemu-img", ["create", "-q", "-f", "qcow2", guest.vdaPath, "64M"])
-            try FileManager.default.copyItem(atPath: kit.dataDisk, toPath: guest.vdbPath)
+            try FileManager.default.copyItem(atPath: dataDisk ?? kit.dataDisk, toPath: guest.vdbPath)
             let xml = try guest.domainXML(kernelArguments: kernelArguments)
             try await hypervisor.run { connection in try connection.defineDomain(xml: xml).start() }
             try await guest.waitUntilReady(count: 1)
