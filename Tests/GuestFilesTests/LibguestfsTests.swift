@@ -1,5 +1,5 @@
 import Foundation
-import GuestFiles
+@testable import GuestFiles
 import TestSupport
 import Testing
 
@@ -66,5 +66,45 @@ struct LibguestfsTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: "\(target)/docs/report.txt")
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
         #expect((attributes[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } == 1_704_164_645)
+    }
+
+    /// A damaged XFS (its root inode's blocks overwritten) is a clear error naming the volume, copies nothing, and
+    /// leaves the other file systems of the disk readable.
+    @Test func aDamagedXFSIsAClearErrorAndTheRestStaysReadable() throws {
+        let folder = try TemporaryDirectory("bulwark-guestfs")
+        defer { folder.cleanUp() }
+        let raw = folder.file("lvm.raw")
+        _ = try ChildProcess.run("qemu-img", ["convert", "-O", "raw", LVMKit.disk, raw])
+        // The logical volume starts 2 MiB in (partition at 1 MiB, LVM's data at 1 MiB into it); its root inode's
+        // chunk lies 64 KiB into the XFS.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: raw))
+        try handle.seek(toOffset: 2 << 20 + 0x10000)
+        try handle.write(contentsOf: Data(repeating: 0x5a, count: 64 << 10))
+        try handle.close()
+        let browser = try GuestBrowser(disks: [try GuestFilesTests.FileDisk(target: "vdb", path: raw)])
+        let damaged = #expect(throws: GuestFilesError.self) { try browser.list("/bwvg-data") }
+        #expect(damaged?.code == .corrupt && damaged?.message.contains("bwvg-data") == true, "\(String(describing: damaged))")
+        let target = folder.file("out")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        #expect(throws: GuestFilesError.self) { try GuestExtractor(browser: browser).extract(["/bwvg-data/docs"], into: target) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty)
+        #expect(try browser.list("/vdb2").map(\.name).contains("readme.txt"))
+    }
+}
+
+/// How the appliance's devices are named in Bulwark's tree (no appliance needed).
+@Suite struct GuestfsNamingTests {
+    @Test func devicesAreNamedAfterTheGuestsDisks() {
+        let disks = ["vda", "vdb"]
+        #expect(GuestfsAppliance.name(of: "/dev/sda", disks: disks)?.name == "vda")
+        #expect(GuestfsAppliance.name(of: "/dev/sdb2", disks: disks)?.name == "vdb2")
+        #expect(GuestfsAppliance.name(of: "/dev/sdb2", disks: disks)?.disk == "vdb")
+        #expect(GuestfsAppliance.name(of: "/dev/bwvg/data", disks: disks)?.name == "bwvg-data")
+        #expect(GuestfsAppliance.name(of: "/dev/sdc1", disks: disks) == nil, "a third disk that is not there")
+        #expect(GuestfsAppliance.name(of: "btrfsvol:/dev/sda2/root", disks: disks) == nil)
+        #expect(GuestfsAppliance.name(of: "/dev/md0", disks: disks) == nil)
+        #expect(GuestfsAppliance.name(of: "/dev/sdb2x", disks: disks) == nil)
+        let many = (0..<28).map { "d\($0)" }
+        #expect(GuestfsAppliance.name(of: "/dev/sdab1", disks: many)?.name == "d271", "sdaa is the 27th disk")
     }
 }
