@@ -100,15 +100,7 @@ final class Ext2Volume {
         var inode = ext2_inode()
         try check(ext2fs_read_inode(fs, number, &inode), "cannot read inode \(number) (\(name))")
         let mode = UInt32(inode.i_mode)
-        let kind: GuestEntry.Kind =
-            switch mode & 0o170000 {
-            case 0o040000: .directory
-            case 0o100000: .file
-            case 0o120000: .symlink
-            case 0o010000: .fifo
-            case 0o140000: .socket
-            default: .device
-            }
+        let kind = GuestEntry.Kind(mode: mode)
         var entry = GuestEntry(
             name: name, kind: kind, size: UInt64(inode.i_size) | UInt64(inode.i_size_high) << 32, mode: mode & 0o7777,
             modified: Date(timeIntervalSince1970: TimeInterval(inode.i_mtime)),

@@ -6,6 +6,19 @@ public struct GuestEntry: Sendable, Hashable, Codable {
         case file, directory, symlink, device, fifo, socket
         /// A file system of the point (a listing of `/`).
         case filesystem
+
+        /// The kind a POSIX `st_mode` (type bits and permissions) says; what no other kind is counts as a device.
+        init(mode: UInt32) {
+            self =
+                switch mode & 0o170000 {
+                case 0o040000: .directory
+                case 0o100000: .file
+                case 0o120000: .symlink
+                case 0o010000: .fifo
+                case 0o140000: .socket
+                default: .device
+                }
+        }
     }
 
     public var name: String

@@ -215,15 +215,7 @@ final class GuestfsAppliance {
 
     private static func entry(_ name: String, _ status: guestfs_statns) -> GuestEntry {
         let mode = UInt32(truncatingIfNeeded: status.st_mode)
-        let kind: GuestEntry.Kind =
-            switch mode & 0o170000 {
-            case 0o040000: .directory
-            case 0o100000: .file
-            case 0o120000: .symlink
-            case 0o010000: .fifo
-            case 0o140000: .socket
-            default: .device
-            }
+        let kind = GuestEntry.Kind(mode: mode)
         return GuestEntry(
             name: name, kind: kind, size: UInt64(max(0, status.st_size)), mode: mode & 0o7777,
             modified: Date(timeIntervalSince1970: TimeInterval(status.st_mtime_sec) + TimeInterval(status.st_mtime_nsec) / 1e9),
