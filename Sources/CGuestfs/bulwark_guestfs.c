@@ -36,6 +36,8 @@ static void load(void) {
     BULWARK_RESOLVE(add_drive_opts_argv);
     BULWARK_RESOLVE(launch);
     BULWARK_RESOLVE(shutdown);
+    BULWARK_RESOLVE(is_ready);
+    BULWARK_RESOLVE(get_pid);
     BULWARK_RESOLVE(list_filesystems);
     BULWARK_RESOLVE(vfs_label);
     BULWARK_RESOLVE(blockdev_getsize64);

@@ -34,6 +34,7 @@ public final class GuestBrowser {
     /// The point's file systems, as `/` lists them. On a point with LVM this starts the libguestfs appliance (where
     /// libguestfs is installed), which alone sees the logical volumes.
     public func volumes() throws -> [GuestVolume] {
+        _ = dropStoppedAppliance()
         if appliance == nil, native.contains(where: { $0.type == "lvm2" }), Self.libguestfsUnavailable == nil {
             _ = try startAppliance()
         }
@@ -43,6 +44,28 @@ public final class GuestBrowser {
         for volume in appliance.volumes where !merged.contains(where: { $0.name == volume.name }) { merged.append(volume) }
         for volume in native where !merged.contains(where: { $0.name == volume.name }) { merged.append(volume) }
         return merged
+    }
+
+    /// The appliance's QEMU, while one runs (tests stop it to see the browser start another).
+    var appliancePID: Int32? { appliance?.pid }
+
+    /// Forgets an appliance whose QEMU stopped, and the file systems read through it, so the next call starts a new
+    /// one; true when there was one.
+    private func dropStoppedAppliance() -> Bool {
+        guard let appliance, !appliance.isReady else { return false }
+        self.appliance = nil
+        opened = opened.filter { !($0.value is GuestfsFileSystem) }
+        return true
+    }
+
+    /// Runs `body` once more with a new appliance when the one it used stopped under it.
+    private func retryingOnStoppedAppliance<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            guard dropStoppedAppliance() else { throw error }
+            return try body()
+        }
     }
 
     private func startAppliance() throws -> GuestfsAppliance {
@@ -66,6 +89,10 @@ public final class GuestBrowser {
 
     /// The entries of the folder at `path`, or the one entry of a file there.
     public func list(_ path: String) throws -> [GuestEntry] {
+        try retryingOnStoppedAppliance { try listOnce(path) }
+    }
+
+    private func listOnce(_ path: String) throws -> [GuestEntry] {
         let parts = try Self.components(path)
         guard let first = parts.first else {
             return try volumes().map { volume in
@@ -82,6 +109,10 @@ public final class GuestBrowser {
 
     /// The entry at `path`.
     public func entry(_ path: String) throws -> GuestEntry {
+        try retryingOnStoppedAppliance { try entryOnce(path) }
+    }
+
+    private func entryOnce(_ path: String) throws -> GuestEntry {
         let parts = try Self.components(path)
         guard let first = parts.first else {
             throw GuestFilesError(.invalid, "/ is the list of file systems; name one, e.g. /vda1")
@@ -91,6 +122,7 @@ public final class GuestBrowser {
 
     /// The file system named `name` (the first part of a path), opened once.
     func open(_ name: String) throws -> any GuestFileSystem {
+        _ = dropStoppedAppliance()
         if let fileSystem = opened[name] { return fileSystem }
         let volume = native.first { $0.name == name }
         if let volume, volume.isReadable {

@@ -106,6 +106,15 @@ final class GuestfsAppliance {
         self.devices = devices
     }
 
+    /// Whether the appliance still answers: its QEMU may have died (killed, out of memory).
+    var isReady: Bool { api.pointee.is_ready(handle) == 1 }
+
+    /// The process id of the appliance's QEMU, while it runs.
+    var pid: Int32? {
+        let pid = api.pointee.get_pid(handle)
+        return pid > 0 ? pid : nil
+    }
+
     deinit {
         _ = api.pointee.shutdown(handle)
         api.pointee.close(handle)
@@ -229,6 +238,11 @@ final class GuestfsAppliance {
 
     private func failure(_ what: String, notFound: String? = nil) -> GuestFilesError {
         let message = api.pointee.last_error(handle).map { String(cString: $0) } ?? "no reason given"
+        if !isReady {
+            return GuestFilesError(
+                .unsupported,
+                "the libguestfs appliance reading this point stopped while trying to \(what) (\(message)); try again, which starts a new one")
+        }
         if let notFound, api.pointee.last_errno(handle) == ENOENT { return GuestFilesError(.notFound, notFound) }
         return GuestFilesError(.unsupported, "libguestfs could not \(what): \(message)")
     }

@@ -68,6 +68,31 @@ struct LibguestfsTests {
         #expect((attributes[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } == 1_704_164_645)
     }
 
+    /// The appliance's QEMU killed under a browser: the next listing starts a new appliance and answers, and an
+    /// extraction after it copies the file whole.
+    @Test func aKilledApplianceIsReplacedOnTheNextCall() async throws {
+        let folder = try TemporaryDirectory("bulwark-guestfs")
+        defer { folder.cleanUp() }
+        let raw = folder.file("lvm.raw")
+        _ = try ChildProcess.run("qemu-img", ["convert", "-O", "raw", LVMKit.disk, raw])
+        let browser = try GuestBrowser(disks: [try GuestFilesTests.FileDisk(target: "vdb", path: raw)])
+        #expect(try browser.list("/bwvg-data/docs").count == 4)
+        let first = try #require(browser.appliancePID)
+        kill(first, SIGKILL)
+        // Until libguestfs reaps it, a killed QEMU is a zombie ("Z" in /proc), not gone.
+        try await waitUntil("the appliance's QEMU \(first) to stop", seconds: 30) {
+            let status = (try? String(contentsOfFile: "/proc/\(first)/stat", encoding: .utf8)) ?? ""
+            return status.isEmpty || status.contains(") Z ")
+        }
+        #expect(try browser.list("/bwvg-data/docs/sub").map(\.name) == ["deep.txt"])
+        let second = try #require(browser.appliancePID)
+        #expect(second != first)
+        let target = folder.file("out")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        _ = try GuestExtractor(browser: browser).extract(["/bwvg-data/docs/big.bin"], into: target)
+        #expect(try sha256(ofFile: "\(target)/big.bin") == (try LVMKit.digests()["xfs/docs/big.bin"]))
+    }
+
     /// A damaged XFS (its root inode's blocks overwritten) is a clear error naming the volume, copies nothing, and
     /// leaves the other file systems of the disk readable.
     @Test func aDamagedXFSIsAClearErrorAndTheRestStaysReadable() throws {

@@ -18,6 +18,8 @@ struct bulwark_guestfs_api {
     __typeof__(guestfs_add_drive_opts_argv) *add_drive_opts_argv;
     __typeof__(guestfs_launch) *launch;
     __typeof__(guestfs_shutdown) *shutdown;
+    __typeof__(guestfs_is_ready) *is_ready;
+    __typeof__(guestfs_get_pid) *get_pid;
     __typeof__(guestfs_list_filesystems) *list_filesystems;
     __typeof__(guestfs_vfs_label) *vfs_label;
     __typeof__(guestfs_blockdev_getsize64) *blockdev_getsize64;
