@@ -131,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark-agent",
             dependencies: [
-                "BulwarkCore", "BulwarkAgent", "BulwarkStore", "Libvirt",
+                "BulwarkCore", "BulwarkAgent", "BulwarkStore", "Libvirt", "GuestFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

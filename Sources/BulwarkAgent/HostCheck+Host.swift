@@ -2,8 +2,17 @@ import BulwarkCore
 public import Foundation
 import X509
 
-/// The host-wide checks of `bulwark-agent doctor`: scratch space and enrollment.
+/// The host-wide checks of `bulwark-agent doctor`: scratch space, enrollment, and what item-level copies can read.
 extension HostCheck {
+    /// Which guest file systems item-level copies onto this host can read: libguestfs is optional, so its absence
+    /// is reported, not a failure. `unavailable` is why libguestfs cannot be used, nil when it can.
+    public static func itemRecovery(libguestfsUnavailable unavailable: String?) -> HostCheck {
+        guard let unavailable else {
+            return HostCheck(.ok, "libguestfs is installed: items copied onto this host can come from ext2/3/4, LVM, XFS and NTFS")
+        }
+        return HostCheck(.ok, "items copied onto this host come from ext2/3/4 only: \(unavailable)")
+    }
+
     /// The free space the scratch directory should have: a scratch file grows with what the guest writes while a
     /// sync reads the disk, so a tenth of the largest disk, and never less than 1 GiB.
     public static func scratchThreshold(largestDisk: UInt64) -> UInt64 {

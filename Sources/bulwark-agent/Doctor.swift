@@ -3,6 +3,7 @@ import BulwarkAgent
 import BulwarkCore
 import BulwarkStore
 import Foundation
+import GuestFiles
 import Libvirt
 
 /// `bulwark-agent doctor`: checks that this host can be protected, and says what to fix.
@@ -54,6 +55,7 @@ struct Doctor: AsyncParsableCommand {
             HostCheck.scratchSpace(
                 directory: scratch, measuredAt: space.measuredAt, available: space.available, largestDisk: largestDisk))
         checks += await HostCheck.enrollment(stateDirectory: state)
+        checks.append(HostCheck.itemRecovery(libguestfsUnavailable: GuestBrowser.libguestfsUnavailable))
 
         let ok = !checks.contains { $0.status == .fail }
         if json {

@@ -94,3 +94,13 @@ import Testing
         }
     }
 }
+
+/// libguestfs is optional on a host: doctor reports which file systems item-level copies read, and never fails on it.
+@Suite struct ItemRecoveryCheckTests {
+    @Test func libguestfsPresentOrNotIsReportedNotFailed() {
+        let present = HostCheck.itemRecovery(libguestfsUnavailable: nil)
+        #expect(present.status == .ok && present.message.contains("LVM, XFS and NTFS"))
+        let absent = HostCheck.itemRecovery(libguestfsUnavailable: "libguestfs is not installed here (libguestfs.so.0: cannot open shared object file); install libguestfs-tools")
+        #expect(absent.status == .ok && absent.message.contains("ext2/3/4 only") && absent.message.contains("install libguestfs-tools"))
+    }
+}
