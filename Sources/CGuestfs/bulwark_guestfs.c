@@ -33,6 +33,7 @@ static void load(void) {
     BULWARK_RESOLVE(last_errno);
     BULWARK_RESOLVE(set_error_handler);
     BULWARK_RESOLVE(set_backend);
+    BULWARK_RESOLVE(set_path);
     BULWARK_RESOLVE(add_drive_opts_argv);
     BULWARK_RESOLVE(launch);
     BULWARK_RESOLVE(shutdown);

@@ -17,12 +17,19 @@ public final class GuestBrowser {
     private let disks: [any GuestDisk]
     private var opened: [String: any GuestFileSystem] = [:]
     private var appliance: GuestfsAppliance?
+    /// Why the appliance could not start: kept, so that each later call says so at once instead of trying again.
+    private var applianceFailure: GuestFilesError?
+    private let appliancePath: String?
 
-    public init(disks: [any GuestDisk]) throws {
+    public convenience init(disks: [any GuestDisk]) throws { try self.init(disks: disks, appliancePath: nil) }
+
+    /// `appliancePath` is where libguestfs looks for its appliance, in place of its default.
+    init(disks: [any GuestDisk], appliancePath: String?) throws {
         var volumes: [GuestVolume] = []
         for disk in disks { volumes += try PartitionTable.volumes(of: disk) }
         self.native = volumes
         self.disks = disks
+        self.appliancePath = appliancePath
     }
 
     /// Whether libguestfs can be used here; `nil` when it can, otherwise why not.
@@ -32,11 +39,12 @@ public final class GuestBrowser {
     }
 
     /// The point's file systems, as `/` lists them. On a point with LVM this starts the libguestfs appliance (where
-    /// libguestfs is installed), which alone sees the logical volumes.
+    /// libguestfs is installed), which alone sees the logical volumes; when it cannot start, the list is what the
+    /// partition tables show, and opening a logical volume says why.
     public func volumes() throws -> [GuestVolume] {
         _ = dropStoppedAppliance()
         if appliance == nil, native.contains(where: { $0.type == "lvm2" }), Self.libguestfsUnavailable == nil {
-            _ = try startAppliance()
+            _ = try? startAppliance()
         }
         guard let appliance else { return native }
         // ext2/3/4 stay with libext2fs (faster, and no appliance needed to read them); libguestfs names the rest.
@@ -68,11 +76,17 @@ public final class GuestBrowser {
         }
     }
 
-    private func startAppliance() throws -> GuestfsAppliance {
+    private func startAppliance() throws(GuestFilesError) -> GuestfsAppliance {
         if let appliance { return appliance }
-        let started = try GuestfsAppliance(disks: disks)
-        appliance = started
-        return started
+        if let applianceFailure { throw applianceFailure }
+        do {
+            let started = try GuestfsAppliance(disks: disks, path: appliancePath)
+            appliance = started
+            return started
+        } catch {
+            applianceFailure = error
+            throw error
+        }
     }
 
     /// The parts of `path` (absolute, `/`-separated); `..`, `.` and empty parts are refused.

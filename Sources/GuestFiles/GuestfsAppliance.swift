@@ -42,7 +42,8 @@ final class GuestfsAppliance {
     private var mounted: String?
 
     /// Serves `disks` to a new appliance and starts it. Under TCG (no usable KVM) this takes tens of seconds.
-    init(disks: [any GuestDisk]) throws(GuestFilesError) {
+    /// `path` is where libguestfs looks for its appliance, in place of its default (`LIBGUESTFS_PATH`).
+    init(disks: [any GuestDisk], path: String? = nil) throws(GuestFilesError) {
         let api = try Self.load().get()
         var template = Array("/tmp/bulwark-guestfs-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
@@ -73,6 +74,7 @@ final class GuestfsAppliance {
         if ProcessInfo.processInfo.environment["LIBGUESTFS_BACKEND"] == nil {
             try check(api.pointee.set_backend(handle, "direct"), "choose libguestfs's direct backend")
         }
+        if let path { try check(api.pointee.set_path(handle, path), "look for the appliance in \(path)") }
         let socket = strdup("unix:\(server.socketPath)")
         defer { free(socket) }
         var serverList: [UnsafeMutablePointer<CChar>?] = [socket, nil]

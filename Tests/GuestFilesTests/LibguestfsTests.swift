@@ -93,6 +93,25 @@ struct LibguestfsTests {
         #expect(try sha256(ofFile: "\(target)/big.bin") == (try LVMKit.digests()["xfs/docs/big.bin"]))
     }
 
+    /// An appliance that cannot start (no appliance where libguestfs looks): `/` still lists what the partition
+    /// tables show, and a logical volume's path says why it cannot be read, at once on the second try.
+    @Test func anApplianceThatCannotStartIsAClearErrorAndTheListingStays() throws {
+        let folder = try TemporaryDirectory("bulwark-guestfs")
+        defer { folder.cleanUp() }
+        let raw = folder.file("lvm.raw")
+        _ = try ChildProcess.run("qemu-img", ["convert", "-O", "raw", LVMKit.disk, raw])
+        let empty = folder.file("no-appliance")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let browser = try GuestBrowser(
+            disks: [try GuestFilesTests.FileDisk(target: "vdb", path: raw)], appliancePath: empty)
+        let root = try browser.list("/")
+        #expect(root.map(\.name) == ["vdb1", "vdb2"] && root.first?.fileSystem == "lvm2", "\(root)")
+        for _ in 0..<2 {
+            let failed = #expect(throws: GuestFilesError.self) { try browser.list("/bwvg-data/docs") }
+            #expect(failed?.message.contains("start the libguestfs appliance") == true, "\(String(describing: failed))")
+        }
+    }
+
     /// A damaged XFS (its root inode's blocks overwritten) is a clear error naming the volume, copies nothing, and
     /// leaves the other file systems of the disk readable.
     @Test func aDamagedXFSIsAClearErrorAndTheRestStaysReadable() throws {
