@@ -165,6 +165,12 @@ public final class GuestBrowser {
                 .notFound,
                 "there is no file system \(name) in this point; it has \(try volumes().map(\.name).joined(separator: ", "))")
         }
+        if volume.type == "lvm2" {
+            throw GuestFilesError(
+                .unsupported,
+                "\(name) is an LVM physical volume, which holds no files itself: its logical volumes are listed in / as VG-LV"
+                    + (unavailable.map { " where libguestfs is installed (\($0))" } ?? ""))
+        }
         let reason = unavailable.map { ": \($0)" } ?? " (nor does libguestfs)"
         throw GuestFilesError(
             .unsupported,
