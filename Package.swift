@@ -148,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark-bench",
             dependencies: [
-                "NBD", "BulwarkStore", "BulwarkCatalog", "BulwarkCore", "BulwarkServer",
+                "NBD", "BulwarkStore", "BulwarkCatalog", "BulwarkCore", "BulwarkServer", "GuestFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

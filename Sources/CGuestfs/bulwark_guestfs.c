@@ -41,6 +41,8 @@ static void load(void) {
     BULWARK_RESOLVE(get_pid);
     BULWARK_RESOLVE(list_filesystems);
     BULWARK_RESOLVE(vfs_label);
+    BULWARK_RESOLVE(vfs_type);
+    BULWARK_RESOLVE(lvs);
     BULWARK_RESOLVE(blockdev_getsize64);
     BULWARK_RESOLVE(mount_ro);
     BULWARK_RESOLVE(umount_all);

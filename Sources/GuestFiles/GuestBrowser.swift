@@ -49,7 +49,7 @@ public final class GuestBrowser {
         guard let appliance else { return native }
         // ext2/3/4 stay with libext2fs (faster, and no appliance needed to read them); libguestfs names the rest.
         var merged = native.filter { $0.isReadable }
-        for volume in appliance.volumes where !merged.contains(where: { $0.name == volume.name }) { merged.append(volume) }
+        for volume in try appliance.volumes() where !merged.contains(where: { $0.name == volume.name }) { merged.append(volume) }
         for volume in native where !merged.contains(where: { $0.name == volume.name }) { merged.append(volume) }
         return merged
     }
@@ -149,9 +149,15 @@ public final class GuestBrowser {
         }
         // Not one libext2fs reads, or not on a partition table (a logical volume): libguestfs's, where it is here.
         let unavailable = Self.libguestfsUnavailable
+        if let volume, volume.type == "lvm2" {
+            throw GuestFilesError(
+                .unsupported,
+                "\(name) is an LVM physical volume, which holds no files itself: its logical volumes are listed in / as VG-LV"
+                    + (unavailable.map { " where libguestfs is installed (\($0))" } ?? ""))
+        }
         if unavailable == nil, volume != nil || native.contains(where: { $0.type == "lvm2" }) {
             let appliance = try startAppliance()
-            if let found = appliance.volumes.first(where: { $0.name == name }) {
+            if let found = try appliance.volume(named: name) {
                 guard found.isReadable else {
                     throw GuestFilesError(.unsupported, "\(name) holds \(found.type == "unknown" ? "no file system libguestfs knows" : "a \(found.type) volume"), which has no files to list; copy the whole disk out instead (--disk)")
                 }
@@ -164,12 +170,6 @@ public final class GuestBrowser {
             throw GuestFilesError(
                 .notFound,
                 "there is no file system \(name) in this point; it has \(try volumes().map(\.name).joined(separator: ", "))")
-        }
-        if volume.type == "lvm2" {
-            throw GuestFilesError(
-                .unsupported,
-                "\(name) is an LVM physical volume, which holds no files itself: its logical volumes are listed in / as VG-LV"
-                    + (unavailable.map { " where libguestfs is installed (\($0))" } ?? ""))
         }
         let reason = unavailable.map { ": \($0)" } ?? " (nor does libguestfs)"
         throw GuestFilesError(

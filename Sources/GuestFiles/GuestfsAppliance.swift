@@ -31,7 +31,9 @@ final class GuestfsAppliance {
 
     /// The file systems libguestfs found, named as in Bulwark's tree: `vdb2` for a partition, `vg0-root` for an
     /// LVM logical volume.
-    private(set) var volumes: [GuestVolume] = []
+    private var listed: [GuestVolume]?
+    private var logicalVolumes: [String]?
+    private let targets: [String]
 
     private let api: UnsafePointer<bulwark_guestfs_api>
     private let handle: OpaquePointer
@@ -69,6 +71,7 @@ final class GuestfsAppliance {
         self.handle = handle
         self.server = server
         self.directory = directory
+        self.targets = disks.map(\.target)
         // Every property is set: a failure from here on is cleaned up by deinit.
         // The direct backend runs QEMU itself; libvirt's would need the appliance readable by its QEMU user.
         if ProcessInfo.processInfo.environment["LIBGUESTFS_BACKEND"] == nil {
@@ -86,13 +89,18 @@ final class GuestfsAppliance {
             try check(added, "give disk \(disk.target) to libguestfs")
         }
         try check(api.pointee.launch(handle), "start the libguestfs appliance (run libguestfs-test-tool to see why; where KVM does not work, set LIBGUESTFS_BACKEND_SETTINGS=force_tcg)")
+    }
+
+    /// Every file system libguestfs finds, named as in Bulwark's tree, with type, label and size. Probing them all
+    /// takes seconds under TCG, so it is done only for a listing of `/`, once.
+    func volumes() throws(GuestFilesError) -> [GuestVolume] {
+        if let listed { return listed }
         var volumes: [GuestVolume] = []
-        var devices: [String: String] = [:]
         let found = try strings(api.pointee.list_filesystems(handle), "list the file systems libguestfs finds")
         for pair in stride(from: 0, to: found.count - 1, by: 2) {
             let device = found[pair]
             let type = found[pair + 1]
-            guard let (name, disk) = Self.name(of: device, disks: disks.map(\.target)) else { continue }
+            guard let (name, disk) = Self.name(of: device, disks: targets) else { continue }
             let size = api.pointee.blockdev_getsize64(handle, device)
             var volume = GuestVolume(name: name, disk: disk, offset: 0, size: size > 0 ? UInt64(size) : 0, type: type)
             volume.throughLibguestfs = !["swap", "unknown"].contains(type)
@@ -104,8 +112,55 @@ final class GuestfsAppliance {
             volumes.append(volume)
             devices[name] = device
         }
-        self.volumes = volumes
-        self.devices = devices
+        listed = volumes
+        return volumes
+    }
+
+    /// The volume `name` (`vdb2`, `vg0-root`) with its type, without probing the others; nil when there is none.
+    func volume(named name: String) throws(GuestFilesError) -> GuestVolume? {
+        if let listed { return listed.first { $0.name == name } }
+        guard let device = try device(for: name), let (_, disk) = Self.name(of: device, disks: targets) else { return nil }
+        // An error here is a device that is not there (a partition number the disk does not have).
+        guard let probed = api.pointee.vfs_type(handle, device) else { return nil }
+        let text = String(cString: probed)
+        free(probed)
+        let type = text.isEmpty ? "unknown" : text
+        var volume = GuestVolume(name: name, disk: disk, offset: 0, size: 0, type: type)
+        volume.throughLibguestfs = !["swap", "unknown", "LVM2_member"].contains(type)
+        return volume
+    }
+
+    /// The appliance's device for `name`: `vdb2` is `/dev/sdb2` (disks are added in order), `VG-LV` one of the
+    /// logical volumes `lvs` lists.
+    private func device(for name: String) throws(GuestFilesError) -> String? {
+        if let device = devices[name] { return device }
+        for (index, target) in targets.enumerated() where name.hasPrefix(target) {
+            let number = name.dropFirst(target.count)
+            guard number.allSatisfy(\.isNumber) else { continue }
+            let device = "/dev/sd\(Self.letters(index))\(number)"
+            devices[name] = device
+            return device
+        }
+        if logicalVolumes == nil {
+            logicalVolumes = try strings(api.pointee.lvs(handle), "list the LVM logical volumes")
+        }
+        for device in logicalVolumes ?? [] where Self.name(of: device, disks: targets)?.name == name {
+            devices[name] = device
+            return device
+        }
+        return nil
+    }
+
+    /// The letters of the `index`th disk's device name: `a` for the first, `z`, then `aa`.
+    static func letters(_ index: Int) -> String {
+        var number = index + 1
+        var letters = ""
+        while number > 0 {
+            let digit = (number - 1) % 26
+            letters = String(UnicodeScalar(UInt8(97 + digit))) + letters
+            number = (number - 1) / 26
+        }
+        return letters
     }
 
     /// Whether the appliance still answers: its QEMU may have died (killed, out of memory).
@@ -144,7 +199,7 @@ final class GuestfsAppliance {
     /// Mounts `name` read-only at the appliance's `/`, unmounting the one mounted before.
     private func mount(_ name: String) throws(GuestFilesError) {
         guard mounted != name else { return }
-        guard let device = devices[name] else { throw GuestFilesError(.notFound, "libguestfs found no file system \(name)") }
+        guard let device = try device(for: name) else { throw GuestFilesError(.notFound, "libguestfs found no file system \(name)") }
         if mounted != nil {
             try check(api.pointee.umount_all(handle), "unmount \(mounted ?? "")")
             mounted = nil

@@ -50,8 +50,17 @@ struct LibguestfsTests {
         #expect(report.mode == 0o640 && Int(report.modified.timeIntervalSince1970) == 1_704_164_645)
         let missing = #expect(throws: GuestFilesError.self) { try browser.list("/bwvg-data/nothing") }
         #expect(missing?.code == .notFound, "\(String(describing: missing))")
+        let noPartition = #expect(throws: GuestFilesError.self) { try browser.list("/vdb9/x") }
+        #expect(noPartition?.code == .notFound, "\(String(describing: noPartition))")
         let physical = #expect(throws: GuestFilesError.self) { try browser.list("/vdb1") }
         #expect(physical?.code == .unsupported && physical?.message.contains("LVM physical volume") == true, "\(String(describing: physical))")
+
+        // A second browser that goes straight to a path, without listing /: no probing of every file system.
+        let direct = try GuestBrowser(disks: [try GuestFilesTests.FileDisk(target: "vdb", path: raw)])
+        #expect(try direct.list("/vdb2/Folder").map(\.name) == ["notes.txt"])
+        #expect(try direct.list("/bwvg-data/docs/sub").map(\.name) == ["deep.txt"])
+        let noPartitionYet = #expect(throws: GuestFilesError.self) { try direct.list("/vdb9/x") }
+        #expect(noPartitionYet?.code == .notFound, "\(String(describing: noPartitionYet))")
 
         let target = folder.file("out")
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
@@ -150,5 +159,10 @@ struct LibguestfsTests {
         #expect(GuestfsAppliance.name(of: "/dev/sdb2x", disks: disks) == nil)
         let many = (0..<28).map { "d\($0)" }
         #expect(GuestfsAppliance.name(of: "/dev/sdab1", disks: many)?.name == "d271", "sdaa is the 27th disk")
+        #expect([0, 1, 25, 26, 27, 701, 702].map(GuestfsAppliance.letters) == ["a", "b", "z", "aa", "ab", "zz", "aaa"])
+        for index in [0, 5, 26, 300] {
+            let disks = (0...index).map { "d\($0)" }
+            #expect(GuestfsAppliance.name(of: "/dev/sd\(GuestfsAppliance.letters(index))3", disks: disks)?.name == "d\(index)3")
+        }
     }
 }

@@ -23,6 +23,8 @@ struct bulwark_guestfs_api {
     __typeof__(guestfs_get_pid) *get_pid;
     __typeof__(guestfs_list_filesystems) *list_filesystems;
     __typeof__(guestfs_vfs_label) *vfs_label;
+    __typeof__(guestfs_vfs_type) *vfs_type;
+    __typeof__(guestfs_lvs) *lvs;
     __typeof__(guestfs_blockdev_getsize64) *blockdev_getsize64;
     __typeof__(guestfs_mount_ro) *mount_ro;
     __typeof__(guestfs_umount_all) *umount_all;
