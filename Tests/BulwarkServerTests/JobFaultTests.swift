@@ -32,8 +32,14 @@ import Testing
     @Test func aGroupChangedMidJobTakesEffectAtTheCommit() async throws {
         try await AgentProtocolTests.withFleet { fleet in
             let (job, point) = try await syncWithChange(fleet) {
+                // The recovery point and express full of the day 12 hours from now: at their default (20:00) they
+                // would fall inside the hour checked below whenever the test runs between 19:00 and 20:00 UTC.
+                let hour = (Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour! + 12) % 24
+                let far = String(format: "%02d:00", hour)
                 let _: GroupView = try await fleet.admin.patch(
-                    "/v1/groups/gold", GroupModifyRequest(policy: .init(retentionDays: "3", syncFrequency: "1h")))
+                    "/v1/groups/gold",
+                    GroupModifyRequest(
+                        policy: .init(retentionDays: "3", syncFrequency: "1h", recoveryPoints: far, expressFull: far)))
             }
             #expect(job.state == .succeeded)
             let kept = try #require(point)
