@@ -34,6 +34,7 @@ static void load(void) {
     BULWARK_RESOLVE(set_error_handler);
     BULWARK_RESOLVE(set_backend);
     BULWARK_RESOLVE(set_path);
+    BULWARK_RESOLVE(config);
     BULWARK_RESOLVE(add_drive_opts_argv);
     BULWARK_RESOLVE(launch);
     BULWARK_RESOLVE(shutdown);

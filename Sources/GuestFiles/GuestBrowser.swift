@@ -20,16 +20,21 @@ public final class GuestBrowser {
     /// Why the appliance could not start: kept, so that each later call says so at once instead of trying again.
     private var applianceFailure: GuestFilesError?
     private let appliancePath: String?
+    private let applianceStartTimeout: Duration
 
     public convenience init(disks: [any GuestDisk]) throws { try self.init(disks: disks, appliancePath: nil) }
 
-    /// `appliancePath` is where libguestfs looks for its appliance, in place of its default.
-    init(disks: [any GuestDisk], appliancePath: String?) throws {
+    /// `appliancePath` is where libguestfs looks for its appliance, in place of its default; an appliance start that
+    /// takes longer than `applianceStartTimeout` is ended.
+    init(
+        disks: [any GuestDisk], appliancePath: String?, applianceStartTimeout: Duration = GuestfsAppliance.startTimeout
+    ) throws {
         var volumes: [GuestVolume] = []
         for disk in disks { volumes += try PartitionTable.volumes(of: disk) }
         self.native = volumes
         self.disks = disks
         self.appliancePath = appliancePath
+        self.applianceStartTimeout = applianceStartTimeout
     }
 
     /// Whether libguestfs can be used here; `nil` when it can, otherwise why not.
@@ -80,7 +85,7 @@ public final class GuestBrowser {
         if let appliance { return appliance }
         if let applianceFailure { throw applianceFailure }
         do {
-            let started = try GuestfsAppliance(disks: disks, path: appliancePath)
+            let started = try GuestfsAppliance(disks: disks, path: appliancePath, startTimeout: applianceStartTimeout)
             appliance = started
             return started
         } catch {

@@ -31,6 +31,10 @@ final class GuestfsAppliance {
 
     /// The file systems libguestfs found, named as in Bulwark's tree: `vdb2` for a partition, `vg0-root` for an
     /// LVM logical volume.
+    /// How long an appliance may take to start: about 20 s under TCG here, several times that on a loaded machine,
+    /// seconds with KVM.
+    static let startTimeout: Duration = .seconds(300)
+
     private var listed: [GuestVolume]?
     private var logicalVolumes: [String]?
     private let targets: [String]
@@ -44,8 +48,9 @@ final class GuestfsAppliance {
     private var mounted: String?
 
     /// Serves `disks` to a new appliance and starts it. Under TCG (no usable KVM) this takes tens of seconds.
-    /// `path` is where libguestfs looks for its appliance, in place of its default (`LIBGUESTFS_PATH`).
-    init(disks: [any GuestDisk], path: String? = nil) throws(GuestFilesError) {
+    /// `path` is where libguestfs looks for its appliance, in place of its default (`LIBGUESTFS_PATH`). A start
+    /// that takes longer than `startTimeout` is ended (``LaunchWatchdog``).
+    init(disks: [any GuestDisk], path: String? = nil, startTimeout: Duration = GuestfsAppliance.startTimeout) throws(GuestFilesError) {
         let api = try Self.load().get()
         var template = Array("/tmp/bulwark-guestfs-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
@@ -88,7 +93,18 @@ final class GuestfsAppliance {
             }
             try check(added, "give disk \(disk.target) to libguestfs")
         }
-        try check(api.pointee.launch(handle), "start the libguestfs appliance (run libguestfs-test-tool to see why; where KVM does not work, set LIBGUESTFS_BACKEND_SETTINGS=force_tcg)")
+        // The QEMU reads an overlay, not the socket: its name (`-name`, the socket folder's) is what the watchdog
+        // finds it by.
+        let marker = URL(fileURLWithPath: directory).lastPathComponent
+        try check(api.pointee.config(handle, "-name", marker), "name the appliance \(marker)")
+        let watchdog = LaunchWatchdog(marker: marker, timeout: startTimeout)
+        let launched = api.pointee.launch(handle)
+        if watchdog.finish() {
+            throw GuestFilesError(
+                .unsupported,
+                "the libguestfs appliance did not start within \(startTimeout) and was stopped; where KVM does not work inside this machine (nested virtualisation), set LIBGUESTFS_BACKEND_SETTINGS=force_tcg for bulwarkd and the agent (run libguestfs-test-tool to see why)")
+        }
+        try check(launched, "start the libguestfs appliance (run libguestfs-test-tool to see why; where KVM does not work, set LIBGUESTFS_BACKEND_SETTINGS=force_tcg)")
     }
 
     /// Every file system libguestfs finds, named as in Bulwark's tree, with type, label and size. Probing them all

@@ -121,6 +121,22 @@ struct LibguestfsTests {
         }
     }
 
+    /// An appliance that does not start in time (here, one second: no appliance starts that fast) is stopped: the
+    /// listing fails saying so and what to set.
+    @Test func anApplianceThatDoesNotStartInTimeIsStopped() throws {
+        let folder = try TemporaryDirectory("bulwark-guestfs")
+        defer { folder.cleanUp() }
+        let raw = folder.file("lvm.raw")
+        _ = try ChildProcess.run("qemu-img", ["convert", "-O", "raw", LVMKit.disk, raw])
+        let browser = try GuestBrowser(
+            disks: [try GuestFilesTests.FileDisk(target: "vdb", path: raw)], appliancePath: nil,
+            applianceStartTimeout: .seconds(1))
+        let failed = #expect(throws: GuestFilesError.self) { try browser.list("/bwvg-data/docs") }
+        #expect(failed?.message.contains("did not start within 1") == true, "\(String(describing: failed))")
+        #expect(failed?.message.contains("LIBGUESTFS_BACKEND_SETTINGS=force_tcg") == true)
+        #expect(browser.appliancePID == nil)
+    }
+
     /// A damaged XFS (its root inode's blocks overwritten) is a clear error naming the volume, copies nothing, and
     /// leaves the other file systems of the disk readable.
     @Test func aDamagedXFSIsAClearErrorAndTheRestStaysReadable() throws {
@@ -164,5 +180,28 @@ struct LibguestfsTests {
             let disks = (0...index).map { "d\($0)" }
             #expect(GuestfsAppliance.name(of: "/dev/sd\(GuestfsAppliance.letters(index))3", disks: disks)?.name == "d\(index)3")
         }
+    }
+}
+
+/// The watchdog's search: processes found by a string in their command line, never this one.
+@Suite struct LaunchWatchdogTests {
+    @Test func aProcessIsFoundByItsCommandLineAndKilledOnlyAfterTheTimeout() async throws {
+        let marker = "bulwark-watchdog-\(UUID().uuidString)"
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // The marker is the shell's $0, in its command line; `; true` keeps the shell from exec'ing sleep.
+        sleeper.arguments = ["-c", "sleep 60; true", marker]
+        try sleeper.run()
+        defer { if sleeper.isRunning { sleeper.terminate() } }
+        try await waitUntil("the sleeper to show in /proc", seconds: 10) {
+            LaunchWatchdog.processes(holding: marker) == [sleeper.processIdentifier]
+        }
+        let early = LaunchWatchdog(marker: marker, timeout: .seconds(60))
+        #expect(!early.finish(), "finished in time: nothing killed")
+        #expect(LaunchWatchdog.processes(holding: marker) == [sleeper.processIdentifier])
+        let late = LaunchWatchdog(marker: marker, timeout: .milliseconds(200))
+        // Killed, it leaves /proc's command lines (a zombie has none) before Foundation notices.
+        try await waitUntil("the watchdog to kill the sleeper", seconds: 10) { LaunchWatchdog.processes(holding: marker).isEmpty }
+        #expect(late.finish())
     }
 }

@@ -16,6 +16,7 @@ struct bulwark_guestfs_api {
     __typeof__(guestfs_set_error_handler) *set_error_handler;
     __typeof__(guestfs_set_backend) *set_backend;
     __typeof__(guestfs_set_path) *set_path;
+    __typeof__(guestfs_config) *config;
     __typeof__(guestfs_add_drive_opts_argv) *add_drive_opts_argv;
     __typeof__(guestfs_launch) *launch;
     __typeof__(guestfs_shutdown) *shutdown;
