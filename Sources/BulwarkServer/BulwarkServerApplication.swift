@@ -74,6 +74,9 @@ public enum BulwarkServerApplication {
         // Sockets of a run that ended are dead: clients get a clean "no such file" rather than a refused connect.
         let exportFolder = directory.file("exports")
         try? FileManager.default.removeItem(atPath: exportFolder)
+        // libguestfs appliances' sockets: a bulwarkd that was killed with one running left its folder here.
+        let guestfsFolder = directory.file("guestfs")
+        try? FileManager.default.removeItem(atPath: guestfsFolder)
         var exportLogger = logger
         exportLogger[metadataKey: "service"] = "exports"
         let exports = PointExports(folder: exportFolder, logger: exportLogger)
@@ -86,7 +89,8 @@ public enum BulwarkServerApplication {
         RecoveryRoutes(
             catalog: catalog, taskSignal: taskSignal,
             items: ItemRecovery(
-                catalog: catalog, exports: exports, browsers: PointBrowsers(exports: exports), partial: partialCopies,
+                catalog: catalog, exports: exports, browsers: PointBrowsers(exports: exports, workFolder: guestfsFolder),
+                partial: partialCopies,
                 logger: recoveryLogger)
         ).register(on: api)
 

@@ -20,9 +20,14 @@ final class PointBrowsers: Sendable {
     }
 
     private let exports: PointExports
+    /// Where appliances keep their sockets (in the data directory, cleared at each start).
+    private let workFolder: String
     private let entries = Mutex<[RecoveryPointID: Entry]>([:])
 
-    init(exports: PointExports) { self.exports = exports }
+    init(exports: PointExports, workFolder: String) {
+        self.exports = exports
+        self.workFolder = workFolder
+    }
 
     /// Runs `body` with the browser of `point` on a thread of its own, making the browser on first use.
     func use<T: Sendable>(
@@ -46,10 +51,11 @@ final class PointBrowsers: Sendable {
                 await expire(point.id)
             }
         }
+        let workFolder = self.workFolder
         return try await runBlocking {
             entry.lock.lock()
             defer { entry.lock.unlock() }
-            if entry.browser == nil { entry.browser = try GuestBrowser(disks: disks) }
+            if entry.browser == nil { entry.browser = try GuestBrowser(disks: disks, workFolder: workFolder) }
             return try body(entry.browser!)
         }
     }

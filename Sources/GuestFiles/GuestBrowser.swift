@@ -19,20 +19,27 @@ public final class GuestBrowser {
     private var appliance: GuestfsAppliance?
     /// Why the appliance could not start: kept, so that each later call says so at once instead of trying again.
     private var applianceFailure: GuestFilesError?
+    private let workFolder: String
     private let appliancePath: String?
     private let applianceStartTimeout: Duration
 
-    public convenience init(disks: [any GuestDisk]) throws { try self.init(disks: disks, appliancePath: nil) }
+    /// `workFolder` holds the appliance's socket folder while it runs: one its owner clears when it starts, so that
+    /// a process killed with an appliance running leaves nothing behind.
+    public convenience init(disks: [any GuestDisk], workFolder: String = "/tmp") throws {
+        try self.init(disks: disks, workFolder: workFolder, appliancePath: nil)
+    }
 
     /// `appliancePath` is where libguestfs looks for its appliance, in place of its default; an appliance start that
     /// takes longer than `applianceStartTimeout` is ended.
     init(
-        disks: [any GuestDisk], appliancePath: String?, applianceStartTimeout: Duration = GuestfsAppliance.startTimeout
+        disks: [any GuestDisk], workFolder: String = "/tmp", appliancePath: String?,
+        applianceStartTimeout: Duration = GuestfsAppliance.startTimeout
     ) throws {
         var volumes: [GuestVolume] = []
         for disk in disks { volumes += try PartitionTable.volumes(of: disk) }
         self.native = volumes
         self.disks = disks
+        self.workFolder = workFolder
         self.appliancePath = appliancePath
         self.applianceStartTimeout = applianceStartTimeout
     }
@@ -85,7 +92,8 @@ public final class GuestBrowser {
         if let appliance { return appliance }
         if let applianceFailure { throw applianceFailure }
         do {
-            let started = try GuestfsAppliance(disks: disks, path: appliancePath, startTimeout: applianceStartTimeout)
+            let started = try GuestfsAppliance(
+                disks: disks, workFolder: workFolder, path: appliancePath, startTimeout: applianceStartTimeout)
             appliance = started
             return started
         } catch {

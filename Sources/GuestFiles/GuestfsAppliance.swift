@@ -50,11 +50,16 @@ final class GuestfsAppliance {
     /// Serves `disks` to a new appliance and starts it. Under TCG (no usable KVM) this takes tens of seconds.
     /// `path` is where libguestfs looks for its appliance, in place of its default (`LIBGUESTFS_PATH`). A start
     /// that takes longer than `startTimeout` is ended (``LaunchWatchdog``).
-    init(disks: [any GuestDisk], path: String? = nil, startTimeout: Duration = GuestfsAppliance.startTimeout) throws(GuestFilesError) {
+    /// The socket goes in a new folder under `workFolder`.
+    init(
+        disks: [any GuestDisk], workFolder: String = "/tmp", path: String? = nil,
+        startTimeout: Duration = GuestfsAppliance.startTimeout
+    ) throws(GuestFilesError) {
         let api = try Self.load().get()
-        var template = Array("/tmp/bulwark-guestfs-XXXXXX".utf8CString)
+        try? FileManager.default.createDirectory(atPath: workFolder, withIntermediateDirectories: true)
+        var template = Array("\(workFolder)/bulwark-guestfs-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw GuestFilesError(.unsupported, "cannot make a folder for libguestfs's socket in /tmp: \(String(cString: strerror(errno)))")
+            throw GuestFilesError(.unsupported, "cannot make a folder for libguestfs's socket in \(workFolder): \(String(cString: strerror(errno)))")
         }
         let directory = String(cString: made)
         let server: NBDServer
