@@ -19,6 +19,8 @@ public struct AgentService: Service, CustomStringConvertible {
         public var identity: AgentIdentity
         public var libvirtURI: String
         public var scratchDirectory: String
+        /// Where syncs keep their chunk fingerprints (`ChunkFingerprints`); `nil` keeps none.
+        public var fingerprintDirectory: String?
         /// Tasks run at once on this host.
         public var maximumTasks: Int
         /// How often the inventory is sent even when libvirt reported no event.
@@ -26,10 +28,11 @@ public struct AgentService: Service, CustomStringConvertible {
 
         public init(
             identity: AgentIdentity, libvirtURI: String = "qemu:///system",
-            scratchDirectory: String = "/var/lib/bulwark-agent/scratch", maximumTasks: Int = 2,
-            inventoryInterval: Duration = .seconds(60)
+            scratchDirectory: String = "/var/lib/bulwark-agent/scratch", fingerprintDirectory: String? = nil,
+            maximumTasks: Int = 2, inventoryInterval: Duration = .seconds(60)
         ) {
             self.identity = identity
+            self.fingerprintDirectory = fingerprintDirectory
             self.libvirtURI = libvirtURI
             self.scratchDirectory = scratchDirectory
             self.maximumTasks = maximumTasks
@@ -69,12 +72,16 @@ public struct AgentService: Service, CustomStringConvertible {
         if let leftovers = try? FileManager.default.contentsOfDirectory(atPath: configuration.scratchDirectory) {
             for name in leftovers { try? FileManager.default.removeItem(atPath: "\(configuration.scratchDirectory)/\(name)") }
         }
+        let fingerprints = openFingerprints()
         let tasks = TaskTracker()
         let vmLocks = VMLocks()
         let source = HypervisorSource(uri: configuration.libvirtURI, connected: hypervisor)
         await withDiscardingTaskGroup { group in
             group.addTask { await reportInventory(source: source, server: server) }
-            group.addTask { await takeTasks(source: source, server: server, tasks: tasks, vmLocks: vmLocks) }
+            group.addTask {
+                await takeTasks(
+                    source: source, server: server, tasks: tasks, vmLocks: vmLocks, fingerprints: fingerprints)
+            }
             await withGracefulShutdownHandler {
                 // Runs until shutdown; the two loops above end on cancellation.
                 try? await gracefulShutdown()
@@ -140,7 +147,21 @@ public struct AgentService: Service, CustomStringConvertible {
     }
 
     /// Long-polls the server for tasks and runs them, at most `maximumTasks` at once.
-    func takeTasks(source: HypervisorSource, server: ServerConnection, tasks: TaskTracker, vmLocks: VMLocks) async {
+    /// The fingerprint folder, when configured and usable: without it, syncs still work, hashing every chunk.
+    func openFingerprints() -> ChunkFingerprints? {
+        guard let directory = configuration.fingerprintDirectory else { return nil }
+        do {
+            return try ChunkFingerprints.open(directory: directory)
+        } catch {
+            logger.warning("\(error); syncs hash every chunk they read with SHA-256")
+            return nil
+        }
+    }
+
+    func takeTasks(
+        source: HypervisorSource, server: ServerConnection, tasks: TaskTracker, vmLocks: VMLocks,
+        fingerprints: ChunkFingerprints?
+    ) async {
         var delay = Duration.seconds(1)
         while !Task.isCancelled {
             if await tasks.count >= configuration.maximumTasks {
@@ -181,7 +202,7 @@ public struct AgentService: Service, CustomStringConvertible {
                     }
                     await SyncRunner(
                         task: task, host: host, hypervisor: hypervisor, server: server, scratchDirectory: scratch,
-                        logger: taskLog, vmLocks: vmLocks
+                        logger: taskLog, vmLocks: vmLocks, fingerprints: fingerprints
                     ).run()
                 }
             } catch {

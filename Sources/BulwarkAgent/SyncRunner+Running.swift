@@ -81,8 +81,11 @@ extension SyncRunner {
                         endpoint: .unix(path: socket, export: export?.exportName ?? disk.target),
                         bitmap: export?.exportBitmap)
                 }, mode: mode, bases: bases, reporter: reporter)
+            var memos: [String: FingerprintMemo] = [:]
             for plan in plans {
-                indexes[plan.source.target] = try await transfer(plan, uploader: uploader, reporter: reporter)
+                let disk = try await transfer(plan, uploader: uploader, reporter: reporter)
+                indexes[plan.source.target] = disk.index
+                memos[plan.source.target] = disk.memo
             }
             var record: AgentTask.CheckpointRecord?
             if let checkpoint {
@@ -94,6 +97,7 @@ extension SyncRunner {
             result = try await commit(
                 mode: mode, consistency: consistency, domainXML: domain.xml, indexes: indexes, checkpoint: record,
                 uploader: uploader, reporter: reporter)
+            await keep(memos)
         } catch {
             await endBackupJob(reporter: reporter)
             // The catalog still trusts the previous checkpoint; deleting the new one merges its bitmaps back into

@@ -24,13 +24,14 @@ extension SyncRunner {
         await reporter.log(.info, "the VM is shut off: reading its disks with qemu-nbd (crash-consistent)")
         let uploader = ChunkUploader(server: server, taskID: task.id, known: Set(bases.values.flatMap(\.digests)), logger: logger)
         var indexes: [String: FixedIndex] = [:]
+        var memos: [String: FingerprintMemo] = [:]
         await reporter.enter(.transfer)
         for disk in domain.disks {
             guard let path = disk.path else {
                 throw AgentError(.local, "disk \(disk.target) of \(subject) has no file or device on this host")
             }
             do {
-                indexes[disk.target] = try await withOfflineExport(
+                let transferred = try await withOfflineExport(
                     disk: disk, path: path, bitmap: mode.checkpointName, folder: folder
                 ) { endpoint in
                     let plans = try await planDisks(
@@ -38,6 +39,8 @@ extension SyncRunner {
                         mode: mode, bases: bases, reporter: reporter)
                     return try await transfer(plans[0], uploader: uploader, reporter: reporter)
                 }
+                indexes[disk.target] = transferred.index
+                memos[disk.target] = transferred.memo
             } catch let error as AgentError where error.code == .nbd && mode.checkpointName != nil {
                 // qemu-nbd refuses a bitmap that is in use or inconsistent: the bitmap cannot be trusted.
                 mode = .consistencyCheck(reason: "the bitmap of checkpoint \(mode.checkpointName ?? "") cannot be used: \(error.message)")
@@ -48,9 +51,11 @@ extension SyncRunner {
             }
         }
         let checkpoint = mode.checkpointName != nil ? task.base?.checkpoint : nil
-        return try await commit(
+        let result = try await commit(
             mode: mode, consistency: .crashConsistent, domainXML: domain.xml, indexes: indexes, checkpoint: checkpoint,
             uploader: uploader, reporter: reporter)
+        await keep(memos)
+        return result
     }
 
     /// Runs `qemu-nbd --read-only` on one disk for the duration of `body`.

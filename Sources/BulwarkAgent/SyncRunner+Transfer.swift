@@ -19,6 +19,14 @@ struct DiskPlan: Sendable {
     var export: NBDExport
     var plan: ChunkPlan
     var base: FixedIndex?
+    /// What earlier syncs learnt of the disk's chunks, when the agent keeps fingerprints.
+    var memo: FingerprintMemo?
+}
+
+/// A disk's chunks read and sent: the index for the point, and the memo to keep once the point is committed.
+struct TransferredDisk: Sendable {
+    var index: FixedIndex
+    var memo: FingerprintMemo?
 }
 
 extension SyncRunner {
@@ -69,7 +77,14 @@ extension SyncRunner {
                 .info, "disk \(source.target): \(plan.actions.count) chunks, \(plan.readCount) to read "
                     + "(\(ByteCount.approximate(Int64(plan.bytesToRead)))), "
                     + "\(plan.actions.count { if case .carry = $0 { true } else { false } }) unchanged")
-            plans.append(DiskPlan(source: source, export: export, plan: plan, base: base))
+            var memo: FingerprintMemo?
+            if let fingerprints, plan.readCount > 0 {
+                let (found, problem) = await fingerprints.memo(
+                    vm: task.vmUUID, disk: source.target, chunkSize: task.chunkSize, count: plan.actions.count)
+                if let problem { await reporter.log(.warning, "\(problem); every chunk of disk \(source.target) is hashed") }
+                memo = found
+            }
+            plans.append(DiskPlan(source: source, export: export, plan: plan, base: base, memo: memo))
         }
         await reporter.addTotal(Int64(plans.reduce(0) { $0 + $1.plan.bytesToRead }))
         return plans
@@ -77,7 +92,10 @@ extension SyncRunner {
 
     /// Reads the planned chunks of one disk, hashes and encodes them, sends those the datastore lacks, and returns the
     /// disk's new index.
-    func transfer(_ disk: DiskPlan, uploader: ChunkUploader, reporter: TaskReporter) async throws -> FixedIndex {
+    ///
+    /// A chunk whose fingerprint the disk's memo knows takes its digest from the memo instead of SHA-256; every other
+    /// chunk read is hashed. Either way its fingerprint goes into the new memo.
+    func transfer(_ disk: DiskPlan, uploader: ChunkUploader, reporter: TaskReporter) async throws -> TransferredDisk {
         let plan = disk.plan
         let zero = ChunkDigest.zero(chunkSize: task.chunkSize)
         var digests = plan.actions.map { action -> ChunkDigest in
@@ -86,9 +104,21 @@ extension SyncRunner {
         }
         let reads = plan.actions.indices.filter { plan.actions[$0] == .read }
         var changed = 0
+        var recognised = 0
         let chunkSize = task.chunkSize
         let subject = subject
-        try await withThrowingTaskGroup(of: (index: Int, digest: ChunkDigest, scanned: Int, sent: Int).self) { group in
+        let key = disk.memo != nil ? fingerprints?.key : nil
+        let known = disk.memo
+        // Unchanged chunks keep what the old memo knew of them, as long as it is about the same digest.
+        var memo = disk.memo.map { old in
+            var memo = FingerprintMemo(chunkSize: chunkSize, count: plan.actions.count)
+            for (index, action) in plan.actions.enumerated() {
+                if case .carry(let digest) = action, let entry = old[index], entry.digest == digest { memo[index] = entry }
+            }
+            return memo
+        }
+        typealias Done = (index: Int, digest: ChunkDigest, fingerprint: ChunkFingerprint?, recognised: Bool, scanned: Int, sent: Int)
+        try await withThrowingTaskGroup(of: Done.self) { group in
             var pending = reads.makeIterator()
             func start(_ index: Int) {
                 let range = plan.range(ofChunk: index)
@@ -101,11 +131,14 @@ extension SyncRunner {
                             .nbd, "reading disk \(disk.source.target) of \(subject) at offset \(range.lowerBound) "
                                 + "failed: \(error)", cause: error)
                     }
-                    let name = EncodedChunk.digest(of: bytes, chunkSize: chunkSize, zeroDigest: zero)
-                    let sent = name.isZero ? 0 : try await uploader.ensure(name.digest) {
-                        EncodedChunk.file(of: bytes)
+                    if bytes.count == chunkSize, Datastore.isAllZero(bytes) {
+                        return (index, zero, nil, false, bytes.count, 0)
                     }
-                    return (index, name.digest, bytes.count, sent)
+                    let fingerprint = key?.fingerprint(of: bytes)
+                    let remembered = fingerprint.flatMap { known?.digest(ofChunk: index, fingerprint: $0) }
+                    let digest = remembered ?? ChunkDigest.of(bytes)
+                    let sent = try await uploader.ensure(digest) { EncodedChunk.file(of: bytes) }
+                    return (index, digest, fingerprint, remembered != nil, bytes.count, sent)
                 }
             }
             for _ in 0..<Self.pipelineDepth {
@@ -114,6 +147,10 @@ extension SyncRunner {
             }
             while let done = try await group.next() {
                 digests[done.index] = done.digest
+                if done.recognised { recognised += 1 }
+                if let fingerprint = done.fingerprint {
+                    memo?[done.index] = .init(digest: done.digest, fingerprint: fingerprint)
+                }
                 if let base = disk.base, base.chunkCount > done.index, base[done.index] != done.digest { changed += 1 }
                 await reporter.add(scanned: Int64(done.scanned), sent: Int64(done.sent))
                 if await reporter.cancelRequested {
@@ -126,8 +163,14 @@ extension SyncRunner {
             await reporter.log(
                 .info, "disk \(disk.source.target): \(changed) of \(reads.count) chunks read differ from the previous point")
         }
+        if disk.memo != nil {
+            await reporter.log(
+                .info, "disk \(disk.source.target): \(recognised) of \(reads.count) chunks read were recognised by their "
+                    + "fingerprint, \(reads.count - recognised) hashed with SHA-256")
+        }
         do {
-            return try FixedIndex(chunkSize: chunkSize, logicalSize: plan.diskSize, digests: digests)
+            let index = try FixedIndex(chunkSize: chunkSize, logicalSize: plan.diskSize, digests: digests)
+            return TransferredDisk(index: index, memo: memo)
         } catch {
             throw AgentError(.local, "cannot build the index of disk \(disk.source.target) of \(subject)", cause: error)
         }
@@ -158,5 +201,20 @@ extension SyncRunner {
         }
         await reporter.close()
         return result
+    }
+
+    /// Keeps the disks' new memos for the next sync. The point is committed by now: a memo that cannot be written
+    /// costs only SHA-256 work later, so it is a warning in the agent's log, not a failure of the job.
+    func keep(_ memos: [String: FingerprintMemo]) async {
+        guard let fingerprints else { return }
+        for (target, memo) in memos {
+            do {
+                try await fingerprints.save(memo, vm: task.vmUUID, disk: target)
+            } catch {
+                logger.warning(
+                    "cannot keep the chunk fingerprints of disk \(target) of \(subject): \(error); its next sync hashes every chunk it reads",
+                    metadata: ["job": "\(task.id)"])
+            }
+        }
     }
 }

@@ -20,12 +20,15 @@ public struct SyncRunner: Sendable {
     public let logger: Logger
     /// Shared by all tasks of this agent.
     public let vmLocks: VMLocks
+    /// What earlier syncs learnt of each disk's chunks; `nil` hashes every chunk read.
+    public let fingerprints: ChunkFingerprints?
 
     public init(
         task: AgentTask, host: String, hypervisor: Hypervisor, server: ServerConnection, scratchDirectory: String,
-        logger: Logger, vmLocks: VMLocks
+        logger: Logger, vmLocks: VMLocks, fingerprints: ChunkFingerprints? = nil
     ) {
         self.vmLocks = vmLocks
+        self.fingerprints = fingerprints
         self.task = task
         self.host = host
         self.hypervisor = hypervisor

@@ -59,7 +59,7 @@ struct Run: AsyncParsableCommand {
         let configuration = AgentService.Configuration(
             identity: identity, libvirtURI: libvirt ?? environment["BULWARK_AGENT_LIBVIRT"] ?? "qemu:///system",
             scratchDirectory: scratchDir ?? environment["BULWARK_AGENT_SCRATCH_DIR"] ?? "\(state)/scratch",
-            maximumTasks: maxTasks)
+            fingerprintDirectory: "\(state)/fingerprints", maximumTasks: maxTasks)
         let service = AgentService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -18,6 +18,26 @@ extension IntegrationSuite {
             try await withGuest(on: testbed) { guest in try await run(testbed, guest) }
         }
 
+        /// The job log's "N of M chunks read were recognised by their fingerprint" lines, a disk each, in order.
+        private func fingerprintLines(_ log: [String]) -> [(recognised: Int, read: Int)] {
+            log.compactMap { line in
+                guard let match = line.firstMatch(of: /: (\d+) of (\d+) chunks read were recognised by their fingerprint/) else {
+                    return nil
+                }
+                return (Int(match.1)!, Int(match.2)!)
+            }
+        }
+
+        /// The job log's "N of M chunks read differ from the previous point" lines, a disk each, in order.
+        private func differLines(_ log: [String]) -> [(differ: Int, read: Int)] {
+            log.compactMap { line in
+                guard let match = line.firstMatch(of: /: (\d+) of (\d+) chunks read differ from the previous point/) else {
+                    return nil
+                }
+                return (Int(match.1)!, Int(match.2)!)
+            }
+        }
+
         private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {
             let name = guest.name
             let hypervisor = guest.hypervisor
@@ -60,6 +80,11 @@ extension IntegrationSuite {
             #expect(try await testbed.points(name).first?.syncKind == .consistencyCheck)
             let quiet: [AlertView] = try await testbed.client.get("/v1/alerts")
             #expect(!quiet.contains { $0.kind == "replica-inconsistent" }, "\(quiet)")
+            // Every chunk it read had been hashed by an earlier sync: each is recognised by its fingerprint, none
+            // hashed again.
+            let checkedLog = try await testbed.job(checked.id).log?.map(\.message) ?? []
+            let checkedPrints = fingerprintLines(checkedLog)
+            #expect(checkedPrints.count == 2 && checkedPrints.allSatisfy { $0.recognised == $0.read && $0.read > 0 }, "\(checkedLog)")
 
             // 4. A checkpoint deleted behind Bulwark's back: a consistency check, not a failure.
             // The agent prunes the older checkpoint just after the commit: one checkpoint, the newest point's.
@@ -71,12 +96,20 @@ extension IntegrationSuite {
             let stale = checkpoints[0]
             try await hypervisor.run { try $0.domain(named: name).checkpoint(named: stale).delete() }
             try await write(0x11, "7M", "64k")
+            // And a chunk the last check fingerprinted changes: the memo must not pass it off as the old one.
+            try await write(0x22, "5M", "64k")
             let afterDelete = try await testbed.backup(name)
             #expect(afterDelete.state == .succeeded, "\(afterDelete.error ?? "")")
             points = try await testbed.points(name)
             #expect(points.first?.syncKind == .consistencyCheck)
             let deleteLog = try await testbed.job(afterDelete.id).log?.map(\.message).joined(separator: "\n") ?? ""
             #expect(deleteLog.contains("missing"), "\(deleteLog)")
+            let deleteLines = try await testbed.job(afterDelete.id).log?.map(\.message) ?? []
+            let (deletePrints, deleteDiffers) = (fingerprintLines(deleteLines), differLines(deleteLines))
+            // vda: the chunks at 5M and 7M differ and were hashed; the one at 1M was recognised.
+            #expect(deleteDiffers.first.map { $0.differ >= 2 } == true, "\(deleteLog)")
+            #expect(deletePrints.first.map { $0.recognised >= 1 } == true, "\(deleteLog)")
+            #expect(zip(deletePrints, deleteDiffers).allSatisfy { $0.read - $0.recognised >= $1.differ }, "\(deleteLog)")
 
             // 5. QEMU killed between syncs: bitmaps left in use; the next sync is a consistency check.
             kill(try guest.qemuPID(), SIGKILL)
@@ -99,6 +132,14 @@ extension IntegrationSuite {
             #expect(killLog.contains("inconsistent"), "\(killLog)")
             #expect(killLog.contains("removed stale bitmap bulwark-orphan"), "\(killLog)")
             #expect(!killLog.contains("admin-own"), "\(killLog)")
+            // The memo of fingerprints spared hashing the chunks that did not change, and never hid one that did: the
+            // chunk written at 9M differs from the previous point, and it was hashed.
+            let killLines = try await testbed.job(afterKill.id).log?.map(\.message) ?? []
+            let killPrints = fingerprintLines(killLines)
+            let killDiffers = differLines(killLines)
+            #expect(killPrints.count == 2 && killPrints.reduce(0) { $0 + $1.recognised } > 0, "\(killLog)")
+            #expect(killDiffers.reduce(0) { $0 + $1.differ } >= 1, "\(killLog)")
+            #expect(zip(killPrints, killDiffers).allSatisfy { $0.read - $0.recognised >= $1.differ }, "\(killLog)")
             let alerts: [AlertView] = try await testbed.client.get("/v1/alerts")
             #expect(
                 alerts.contains { $0.kind == "replica-inconsistent" && $0.severity == "information" && $0.message.contains("inconsistent") },

@@ -1,0 +1,129 @@
+import BulwarkAgent
+import BulwarkStore
+import Foundation
+import TestSupport
+import Testing
+
+/// Chunk fingerprints and their memo: a fingerprint changes with any byte of the chunk, a memo gives a digest only
+/// for the fingerprint it recorded, and a memo file that is damaged, torn or for other chunks is dropped, not believed.
+@Suite struct ChunkFingerprintTests {
+    static let chunkSize = 1 << 20
+
+    static func chunk(_ seed: UInt8) -> [UInt8] {
+        (0..<chunkSize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+    }
+
+    @Test func aFingerprintChangesWithAnyByteAndWithTheKey() throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let key = try ChunkFingerprints.open(directory: directory.file("a")).key
+        let other = try ChunkFingerprints.open(directory: directory.file("b")).key
+        let bytes = Self.chunk(1)
+        let print = key.fingerprint(of: bytes)
+        #expect(key.fingerprint(of: bytes) == print)
+        #expect(other.fingerprint(of: bytes) != print)
+        for offset in [0, Self.chunkSize / 2, Self.chunkSize - 1] {
+            var changed = bytes
+            changed[offset] ^= 0x01
+            #expect(key.fingerprint(of: changed) != print, "a flipped bit at \(offset) went unnoticed")
+        }
+        // The length counts too: a zero byte more or less is another chunk.
+        #expect(key.fingerprint(of: bytes + [0]) != print)
+        #expect(key.fingerprint(of: Array(bytes.dropLast())) != print)
+        // Two chunks that differ only in where their bytes sit.
+        #expect(key.fingerprint(of: Array(bytes[1...]) + [bytes[0]]) != print)
+    }
+
+    @Test func theKeyIsMadeOncePrivateAndAGarbledOneIsReplaced() throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let folder = directory.file("state/fingerprints")
+        let first = try ChunkFingerprints.open(directory: folder)
+        #expect(try AgentIdentityTests.mode(folder) == 0o700)
+        #expect(try AgentIdentityTests.mode("\(folder)/key") == 0o600)
+        let bytes = Self.chunk(2)
+        #expect(try ChunkFingerprints.open(directory: folder).key.fingerprint(of: bytes) == first.key.fingerprint(of: bytes))
+        try Data(repeating: 0, count: 32).write(to: URL(fileURLWithPath: "\(folder)/key"))
+        let replaced = try ChunkFingerprints.open(directory: folder)
+        #expect(replaced.key.fingerprint(of: bytes) != first.key.fingerprint(of: bytes))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(folder)/key")) != Data(repeating: 0, count: 32))
+    }
+
+    @Test func aMemoGivesADigestOnlyForTheFingerprintItRecorded() throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let key = try ChunkFingerprints.open(directory: directory.path).key
+        let bytes = Self.chunk(3)
+        var memo = FingerprintMemo(chunkSize: Self.chunkSize, count: 4)
+        memo[1] = .init(digest: .of(bytes), fingerprint: key.fingerprint(of: bytes))
+        #expect(memo.digest(ofChunk: 1, fingerprint: key.fingerprint(of: bytes)) == .of(bytes))
+        #expect(memo.digest(ofChunk: 1, fingerprint: key.fingerprint(of: Self.chunk(4))) == nil)
+        #expect(memo.digest(ofChunk: 0, fingerprint: key.fingerprint(of: bytes)) == nil)
+        #expect(memo.digest(ofChunk: 9, fingerprint: key.fingerprint(of: bytes)) == nil)
+        #expect(memo.knownCount == 1)
+
+        let decoded = try FingerprintMemo(decoding: memo.encoded(), chunkSize: Self.chunkSize)
+        #expect(decoded == memo)
+    }
+
+    @Test func aDamagedTornOrForeignMemoIsRefusedWithTheReason() throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let key = try ChunkFingerprints.open(directory: directory.path).key
+        var memo = FingerprintMemo(chunkSize: Self.chunkSize, count: 3)
+        for index in 0..<3 {
+            let bytes = Self.chunk(UInt8(index))
+            memo[index] = .init(digest: .of(bytes), fingerprint: key.fingerprint(of: bytes))
+        }
+        let encoded = memo.encoded()
+        func refusal(_ bytes: [UInt8], chunkSize: Int = Self.chunkSize) -> String {
+            do {
+                _ = try FingerprintMemo(decoding: bytes, chunkSize: chunkSize)
+                return "accepted"
+            } catch {
+                return error.message
+            }
+        }
+        // A digest byte flipped: believing it would put a wrong name in the index.
+        var flipped = encoded
+        flipped[24 + 48 + 5] ^= 0x40
+        #expect(refusal(flipped).contains("checksum"))
+        #expect(refusal(Array(encoded.dropLast(10))).contains("checksum"))
+        #expect(refusal(Array(encoded.prefix(20))).contains("too short"))
+        #expect(refusal(Array(repeating: 0, count: 200)).contains("magic"))
+        #expect(refusal(encoded, chunkSize: 4 << 20).contains("chunks of 1048576 bytes"))
+    }
+
+    @Test func memosAreKeptPerVMAndDiskAndADamagedFileIsDropped() async throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let fingerprints = try ChunkFingerprints.open(directory: directory.path)
+        let vm = UUID()
+        let bytes = Self.chunk(5)
+        var memo = FingerprintMemo(chunkSize: Self.chunkSize, count: 2)
+        memo[0] = .init(digest: .of(bytes), fingerprint: fingerprints.key.fingerprint(of: bytes))
+        try await fingerprints.save(memo, vm: vm, disk: "vda")
+
+        let loaded = await fingerprints.memo(vm: vm, disk: "vda", chunkSize: Self.chunkSize, count: 2)
+        #expect(loaded.memo == memo && loaded.problem == nil)
+        // Another disk, another VM: nothing known.
+        #expect(await fingerprints.memo(vm: vm, disk: "vdb", chunkSize: Self.chunkSize, count: 2).memo.knownCount == 0)
+        #expect(await fingerprints.memo(vm: UUID(), disk: "vda", chunkSize: Self.chunkSize, count: 2).memo.knownCount == 0)
+        // The disk grew to 5 chunks: the first is still known.
+        let grown = await fingerprints.memo(vm: vm, disk: "vda", chunkSize: Self.chunkSize, count: 5).memo
+        #expect(grown.count == 5 && grown[0] == memo[0] && grown.knownCount == 1)
+        // A name that is not a device name stays inside the folder.
+        try await fingerprints.save(memo, vm: vm, disk: "../../escape")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.file(vm.uuidString.lowercased()))
+        #expect(files.count == 2 && !files.contains { $0.contains("/") || $0.hasPrefix(".") }, "\(files)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("escape.memo")))
+
+        let path = directory.file("\(vm.uuidString.lowercased())/vda.memo")
+        var damaged = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        damaged[30] ^= 0xff
+        try Data(damaged).write(to: URL(fileURLWithPath: path))
+        let dropped = await fingerprints.memo(vm: vm, disk: "vda", chunkSize: Self.chunkSize, count: 2)
+        #expect(dropped.memo.knownCount == 0)
+        #expect(dropped.problem?.contains(path) == true && dropped.problem?.contains("checksum") == true)
+    }
+}
