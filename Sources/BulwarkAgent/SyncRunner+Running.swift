@@ -28,7 +28,14 @@ extension SyncRunner {
             }
         }
         if case .incremental = mode {} else {
-            await removeBulwarkCheckpoints(keeping: nil, reporter: reporter)
+            // An admin's check of a sound chain leaves its checkpoint until the check's point commits (the pruning
+            // after every commit removes it then): a check that fails keeps the chain, and the next sync stays
+            // incremental. A chain that is not sound is stale now.
+            var soundChain = false
+            if case .incremental(let name) = trackedMode(domain: domain, bases: bases) {
+                soundChain = domain.checkpoints.contains(name)
+            }
+            if !soundChain { await removeBulwarkCheckpoints(keeping: nil, reporter: reporter) }
             await removeStaleBitmaps(domain: domain, reporter: reporter)
         }
         try await endStaleBackupJob(reporter: reporter)

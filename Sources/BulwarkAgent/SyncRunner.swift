@@ -119,10 +119,12 @@ public struct SyncRunner: Sendable {
         if task.startAt > Date() {
             try await Task.sleep(for: .seconds(task.startAt.timeIntervalSinceNow))
         }
+        // Independent: libvirt on this host, the base indexes from the server.
+        async let fetched = fetchBaseIndexes()
         let domain = try await inspectDomain()
         await reporter.log(.info, "\(task.command == .sync ? "sync" : "consistency check") of \(subject): "
             + "\(domain.isActive ? "running" : "shut off"), disks \(domain.disks.map(\.target).joined(separator: ", "))")
-        let bases = try await fetchBaseIndexes()
+        let bases = try await fetched
         let mode = decideMode(domain: domain, bases: bases)
         if case .consistencyCheck(let reason) = mode {
             await reporter.log(.warning, "running a consistency check: \(reason)")
@@ -163,8 +165,15 @@ public struct SyncRunner: Sendable {
 
     /// Decides between full, incremental and consistency check, from what the catalog says and what the host has.
     func decideMode(domain: DomainFacts, bases: [String: FixedIndex]) -> Mode {
-        guard let base = task.base else { return .full }
+        guard task.base != nil else { return .full }
         if task.command == .consistencyCheck { return .consistencyCheck(reason: "an administrator asked for one") }
+        return trackedMode(domain: domain, bases: bases)
+    }
+
+    /// Incremental when change tracking can be trusted, otherwise a consistency check saying why; whatever the
+    /// task asked for.
+    func trackedMode(domain: DomainFacts, bases: [String: FixedIndex]) -> Mode {
+        guard let base = task.base else { return .full }
         for disk in domain.disks {
             guard disk.format == "qcow2" else {
                 return .consistencyCheck(reason: "disk \(disk.target) is \(disk.format), which has no change tracking")

@@ -20,22 +20,16 @@ extension IntegrationSuite {
 
         /// The job log's "N of M chunks read were recognised by their fingerprint" lines, a disk each, in order.
         private func fingerprintLines(_ log: [String]) -> [(recognised: Int, read: Int)] {
-            log.compactMap { line in
-                guard let match = line.firstMatch(of: /: (\d+) of (\d+) chunks read were recognised by their fingerprint/) else {
-                    return nil
-                }
-                return (Int(match.1)!, Int(match.2)!)
-            }
+            counts(log, /: (\d+) of (\d+) chunks read were recognised by their fingerprint/).map { ($0, $1) }
         }
 
         /// The job log's "N of M chunks read differ from the previous point" lines, a disk each, in order.
         private func differLines(_ log: [String]) -> [(differ: Int, read: Int)] {
-            log.compactMap { line in
-                guard let match = line.firstMatch(of: /: (\d+) of (\d+) chunks read differ from the previous point/) else {
-                    return nil
-                }
-                return (Int(match.1)!, Int(match.2)!)
-            }
+            counts(log, /: (\d+) of (\d+) chunks read differ from the previous point/).map { ($0, $1) }
+        }
+
+        private func counts(_ log: [String], _ pattern: Regex<(Substring, Substring, Substring)>) -> [(Int, Int)] {
+            log.compactMap { line in line.firstMatch(of: pattern).map { (Int($0.1)!, Int($0.2)!) } }
         }
 
         private func run(_ testbed: Testbed, _ guest: TestGuest) async throws {
@@ -83,6 +77,8 @@ extension IntegrationSuite {
             // Every chunk it read had been hashed by an earlier sync: each is recognised by its fingerprint, none
             // hashed again.
             let checkedLog = try await testbed.job(checked.id).log?.map(\.message) ?? []
+            // The chain was sound, so its checkpoint stayed until the check's point committed.
+            #expect(!checkedLog.contains { $0.hasPrefix("deleted checkpoint") }, "\(checkedLog)")
             let checkedPrints = fingerprintLines(checkedLog)
             #expect(checkedPrints.count == 2 && checkedPrints.allSatisfy { $0.recognised == $0.read && $0.read > 0 }, "\(checkedLog)")
 
