@@ -146,7 +146,6 @@ public struct AgentService: Service, CustomStringConvertible {
         }
     }
 
-    /// Long-polls the server for tasks and runs them, at most `maximumTasks` at once.
     /// The fingerprint folder, when configured and usable: without it, syncs still work, hashing every chunk.
     func openFingerprints() -> ChunkFingerprints? {
         guard let directory = configuration.fingerprintDirectory else { return nil }
@@ -158,6 +157,7 @@ public struct AgentService: Service, CustomStringConvertible {
         }
     }
 
+    /// Long-polls the server for tasks and runs them, at most `maximumTasks` at once.
     func takeTasks(
         source: HypervisorSource, server: ServerConnection, tasks: TaskTracker, vmLocks: VMLocks,
         fingerprints: ChunkFingerprints?

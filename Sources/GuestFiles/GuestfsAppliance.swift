@@ -29,13 +29,14 @@ final class GuestfsAppliance {
         return .success(api)
     }
 
-    /// The file systems libguestfs found, named as in Bulwark's tree: `vdb2` for a partition, `vg0-root` for an
-    /// LVM logical volume.
     /// How long an appliance may take to start: about 20 s under TCG here, several times that on a loaded machine,
     /// seconds with KVM.
     static let startTimeout: Duration = .seconds(300)
 
+    /// Every file system libguestfs found, once `/` was listed, named as in Bulwark's tree: `vdb2` for a partition,
+    /// `vg0-root` for an LVM logical volume.
     private var listed: [GuestVolume]?
+    /// The devices `lvs` lists, once a path asked for a logical volume.
     private var logicalVolumes: [String]?
     private let targets: [String]
 
