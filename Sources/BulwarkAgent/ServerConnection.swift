@@ -92,10 +92,12 @@ public final class ServerConnection: Sendable {
         }
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
-            let message = (try? Self.decoder.decode(APIErrorBody.self, from: Data(bytes)))?.error.message
-                ?? "the server answered \(status) \(response.status.reasonPhrase)"
+            let body = try? Self.decoder.decode(APIErrorBody.self, from: Data(bytes))
+            let message = body?.error.message ?? "the server answered \(status) \(response.status.reasonPhrase)"
             let code: AgentError.Code =
                 switch status {
+                // An admin cancelled the task while this call was on its way (a commit, a restore's completion).
+                case 409 where body?.error.code == "cancelled": .cancelled
                 case 401, 403: .unauthorized
                 case 404: .notFound
                 // The datastore is full: retrying would not help, the admin must act.

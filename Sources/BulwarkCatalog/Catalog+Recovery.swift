@@ -93,7 +93,7 @@ extension Catalog {
                 throw CatalogError(.conflict, "task \(id) is a \(parameters.command); it ends with its commit, not a completion")
             }
             guard !record.cancelRequested else {
-                throw CatalogError(.conflict, "task \(id) was cancelled by an admin; finish it as cancelled")
+                throw CatalogError(.cancelled, "task \(id) was cancelled by an admin; finish it as cancelled")
             }
             record.bytesSent = max(0, bytesReceived)
             record.phase = JobPhase.commit.rawValue

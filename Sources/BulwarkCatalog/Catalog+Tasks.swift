@@ -284,7 +284,7 @@ extension Catalog {
             }
             guard !record.cancelRequested else {
                 throw CatalogError(
-                    .conflict,
+                    .cancelled,
                     "task \(id) was cancelled by an admin, so its point is not recorded; finish the task as cancelled")
             }
             guard record.vmUuid == point.vmUUID.catalogText,

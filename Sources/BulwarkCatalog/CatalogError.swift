@@ -14,6 +14,8 @@ public struct CatalogError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let alreadyExists = Code(rawValue: "alreadyExists")
         /// The change clashes with other data (a datastore in use, a VM in another group).
         public static let conflict = Code(rawValue: "conflict")
+        /// The task was cancelled by an admin: what it asked for is refused, and it is to finish as cancelled.
+        public static let cancelled = Code(rawValue: "cancelled")
         /// The value breaks a rule.
         public static let invalid = Code(rawValue: "invalid")
         /// A name matches more than one thing.

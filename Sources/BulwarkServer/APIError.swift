@@ -22,6 +22,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     static func notFound(_ message: String) -> APIError { APIError(.notFound, code: "not-found", message: message) }
     static func invalid(_ message: String) -> APIError { APIError(.badRequest, code: "invalid-value", message: message) }
     static func conflict(_ message: String) -> APIError { APIError(.conflict, code: "conflict", message: message) }
+    /// A task's call refused because an admin cancelled the task; its agent finishes it as cancelled.
+    static func cancelled(_ message: String) -> APIError { APIError(.conflict, code: "cancelled", message: message) }
     static let unauthorized = APIError(
         .unauthorized, code: "unauthorized",
         message: "missing or wrong admin token: pass --token, set BULWARK_TOKEN, or read it from the server's data directory")

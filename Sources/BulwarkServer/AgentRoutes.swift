@@ -132,7 +132,7 @@ struct AgentRoutes {
             let (task, host) = try await runningTask(context)
             try Self.requireSync(task)
             guard !task.cancelRequested else {
-                throw APIError.conflict(
+                throw APIError.cancelled(
                     "task \(task.job.id) was cancelled by an admin, so its point is not recorded; finish the task as cancelled")
             }
             let commit = try await Self.decode(

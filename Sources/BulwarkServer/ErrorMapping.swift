@@ -14,6 +14,7 @@ extension APIError {
             switch error.code {
             case .notFound: self = .notFound(error.message)
             case .alreadyExists, .conflict: self = .conflict(error.message)
+            case .cancelled: self = .cancelled(error.message)
             case .invalid, .ambiguous: self = .invalid(error.message)
             case .unauthorized: self = .unauthorized
             case .tokenExpired, .tokenUsed: self = APIError(.forbidden, code: error.code.rawValue, message: error.message)

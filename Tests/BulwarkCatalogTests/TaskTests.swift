@@ -208,7 +208,7 @@ import Testing
             _ = try await catalog.claimTask(host: "kvm1")
             let asked = try await catalog.requestCancel(id: running.id)
             #expect(asked.state == .running && asked.cancelRequested)
-            await expectCatalogError(.conflict, "cancelled by an admin", "finish the task as cancelled") {
+            await expectCatalogError(.cancelled, "cancelled by an admin", "finish the task as cancelled") {
                 try await catalog.commitTask(id: running.id, host: "kvm1", point: point(web, at: 1), checkpoint: nil)
             }
             #expect(try await catalog.recoveryPoints(vm: web).isEmpty)

@@ -33,6 +33,9 @@ final class FakeAgent: Sendable {
                 ?? String(decoding: body, as: UTF8.self)
         }
 
+        /// The machine-readable code of a JSON error answer.
+        var code: String? { (try? JSONDecoder().decode(APIErrorBody.self, from: Data(body)))?.error.code }
+
         func decode<Value: Decodable>(_ type: Value.Type = Value.self) throws -> Value {
             guard (200..<300).contains(status) else { throw TestFailure("expected success, got \(status): \(message)") }
             return try FakeAgent.decoder.decode(Value.self, from: Data(body))

@@ -251,6 +251,46 @@ extension IntegrationSuite {
             }
         }
 
+        /// An admin's check that does not commit (cancelled once the agent runs it) leaves the chain it checked: the
+        /// checkpoint the catalog trusts is still on the domain, the check's own is gone, and the next sync is an
+        /// incremental.
+        @Test func aCheckThatDoesNotCommitKeepsTheChain() async throws {
+            let testbed = try await Testbed.start(chunkSize: "64K")
+            defer { testbed.stop() }
+            try await withGuest(on: testbed) { guest in
+                let name = guest.name
+                _ = try await testbed.protect(name)
+                try await writeRandom(guest, at: "8M", mebibytes: 48)
+                let full = try await testbed.backup(name)
+                #expect(full.state == .succeeded, "\(full.error ?? "")")
+                var checkpoints: [String] = []
+                try await waitUntil("the agent to prune old checkpoints", seconds: 30) {
+                    checkpoints = try await guest.hypervisor.run { try $0.domain(named: name).checkpoints().map(\.name) }
+                    return checkpoints.count == 1
+                }
+
+                let jobs: [JobView] = try await testbed.client.post("/v1/check", CheckRequest(vm: "\(testbed.host)/\(name)"))
+                let check = jobs[0]
+                // Cancelled as soon as the agent has it: the agent stops at the next chunk, or the server refuses its
+                // commit; either way no point is made.
+                try await waitUntil("the agent to claim the check", seconds: 60, interval: 0.005) {
+                    try await testbed.job(check.id).state != .queued
+                }
+                let _: JobView = try await testbed.client.post("/v1/jobs/\(check.id)/cancel", [String: String]())
+                let ended = try await testbed.wait(check.id)
+                #expect(ended.state == .cancelled, "\(ended.state) \(ended.error ?? "") \(ended.log?.map(\.message) ?? [])")
+                #expect(try await testbed.points(name).count == 1)
+                let after = try await guest.hypervisor.run { try $0.domain(named: name).checkpoints().map(\.name) }
+                #expect(after == checkpoints, "the check's own checkpoint must go and the chain's stay: \(after)")
+
+                try await writeRandom(guest, at: "60M", mebibytes: 1)
+                let next = try await testbed.backup(name)
+                #expect(next.state == .succeeded, "\(next.error ?? "")")
+                #expect(try await testbed.points(name).first?.syncKind == .incremental)
+                #expect((next.bytes?.bytesScanned ?? .max) <= 2 << 20, "\(String(describing: next.bytes))")
+            }
+        }
+
         /// A shut-off VM is backed up through qemu-nbd (crash-consistent) and restores bit-exact; a VM undefined
         /// while protected fails its sync with an error that names it; a policy requiring quiesce fails clearly
         /// when the guest agent does not answer.

@@ -102,11 +102,13 @@ public struct TestFailure: Error, CustomStringConvertible {
 
 /// Polls `condition` every 100 ms until it holds, failing after `seconds`. The limit only bounds a hang: no test
 /// asserts how long anything takes.
-public func waitUntil(_ what: String, seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
+public func waitUntil(
+    _ what: String, seconds: Double = 60, interval: Double = 0.1, _ condition: () async throws -> Bool
+) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while try await !condition() {
         guard Date() < deadline else { throw TestFailure("gave up waiting for \(what) after \(Int(seconds)) s") }
-        try await Task.sleep(nanoseconds: 100_000_000)
+        try await Task.sleep(nanoseconds: UInt64(interval * 1e9))
     }
 }
 
