@@ -126,4 +126,34 @@ import Testing
         #expect(dropped.memo.knownCount == 0)
         #expect(dropped.problem?.contains(path) == true && dropped.problem?.contains("checksum") == true)
     }
+
+    /// A fingerprint folder that cannot be made, or a memo that cannot be written, is an error naming the path: the
+    /// agent then logs it and hashes every chunk, and a sync whose memo cannot be kept still has its point.
+    @Test func aFolderOrMemoThatCannotBeWrittenIsAnErrorNamingIt() async throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let file = directory.file("not-a-folder")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(throws: AgentError.self) { try ChunkFingerprints.open(directory: "\(file)/fingerprints") }
+        do {
+            _ = try ChunkFingerprints.open(directory: "\(file)/fingerprints")
+        } catch {
+            #expect(error.message.contains("\(file)/fingerprints"), "\(error)")
+        }
+
+        let fingerprints = try ChunkFingerprints.open(directory: directory.file("ok"))
+        let vm = UUID()
+        // The VM's folder is taken by a file: the memo cannot be written there.
+        try Data("x".utf8).write(to: URL(fileURLWithPath: directory.file("ok/\(vm.uuidString.lowercased())")))
+        let memo = FingerprintMemo(chunkSize: Self.chunkSize, count: 1)
+        await #expect(throws: AgentError.self) { try await fingerprints.save(memo, vm: vm, disk: "vda") }
+        do {
+            try await fingerprints.save(memo, vm: vm, disk: "vda")
+        } catch {
+            #expect(error.message.contains(vm.uuidString.lowercased()), "\(error)")
+        }
+        // Reading it back finds nothing and says nothing is wrong: there is no memo.
+        let loaded = await fingerprints.memo(vm: vm, disk: "vda", chunkSize: Self.chunkSize, count: 1)
+        #expect(loaded.memo.knownCount == 0)
+    }
 }
