@@ -101,10 +101,15 @@ public final class NBDConnection {
     /// Reads `buffer.count` bytes at `offset` into the caller's buffer.
     ///
     /// The range goes out as concurrent requests of ``segment`` bytes (libnbd's asynchronous API), and the call
-    /// returns when all have completed; one failing fails the read.
-    public func pread(into buffer: UnsafeMutableRawBufferPointer, offset: UInt64) throws(NBDError) {
+    /// returns when all have completed; one failing fails the read. `segmentRead`, when given, is called on this
+    /// thread with each request's range in the buffer as soon as its bytes have arrived, while they are still in
+    /// the CPU's cache; requests complete in any order.
+    public func pread(
+        into buffer: UnsafeMutableRawBufferPointer, offset: UInt64, segmentRead: ((Range<Int>) -> Void)? = nil
+    ) throws(NBDError) {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        try segmented([(buffer.count, offset)], operation: "pread") { _, at, count, diskOffset in
+        let completed = segmentRead.map { done in { (_: Int, at: Int, count: Int) in done(at..<at + count) } }
+        try segmented([(buffer.count, offset)], operation: "pread", completed: completed) { _, at, count, diskOffset in
             nbd_aio_pread(
                 handle, base + at, count, diskOffset, nbd_completion_callback(callback: nil, user_data: nil, free: nil), 0)
         }
@@ -112,12 +117,15 @@ public final class NBDConnection {
 
     /// Issues each range (its length and its offset on the disk) as concurrent requests of ``segment`` bytes
     /// (`issue` sends one: the range's index, the request's offset within the range, its length, its offset on the
-    /// disk; it answers libnbd's cookie), then waits for all. Every issued request is waited for and retired, even
-    /// after a failure: the buffers are the caller's and must not be touched once this returns.
+    /// disk; it answers libnbd's cookie), then waits for all. With `completed`, each request that succeeded is
+    /// reported (range index, offset within the range, length) as soon as it is retired. Every issued request is
+    /// waited for and retired, even after a failure: the buffers are the caller's and must not be touched once this
+    /// returns.
     private func segmented(
-        _ ranges: [(length: Int, offset: UInt64)], operation: String, _ issue: (Int, Int, Int, UInt64) -> Int64
+        _ ranges: [(length: Int, offset: UInt64)], operation: String,
+        completed: ((Int, Int, Int) -> Void)? = nil, _ issue: (Int, Int, Int, UInt64) -> Int64
     ) throws(NBDError) {
-        var cookies: [(cookie: Int64, offset: UInt64)] = []
+        var requests: [Int64: (index: Int, at: Int, count: Int, offset: UInt64)] = [:]
         var failure: NBDError?
         issuing: for (index, range) in ranges.enumerated() {
             var issued = 0
@@ -129,27 +137,44 @@ public final class NBDConnection {
                     failure = NBDError.last("nbd_aio_\(operation)", subject: "\(endpoint) at offset \(at)")
                     break issuing
                 }
-                cookies.append((cookie, at))
+                requests[cookie] = (index, issued, count, at)
                 issued += count
+            }
+        }
+        func retire(_ cookie: Int64) {
+            guard let request = requests.removeValue(forKey: cookie) else { return }
+            if nbd_aio_command_completed(handle, UInt64(cookie)) == 1 {
+                if failure == nil { completed?(request.index, request.at, request.count) }
+            } else {
+                failure = failure ?? NBDError.last("nbd_\(operation)", subject: "\(endpoint) at offset \(request.offset)")
             }
         }
         while nbd_aio_in_flight(handle) > 0 {
             guard nbd_poll(handle, -1) >= 0 else {
                 throw NBDError.last("nbd_poll", subject: "\(endpoint) at offset \(ranges.first?.offset ?? 0)")
             }
+            // Retiring as replies land lets the caller work on each while it is still in the cache.
+            while completed != nil, case let cookie = nbd_aio_peek_command_completed(handle), cookie > 0 {
+                retire(cookie)
+            }
         }
-        for (cookie, at) in cookies where nbd_aio_command_completed(handle, UInt64(cookie)) != 1 {
-            failure = failure ?? NBDError.last("nbd_\(operation)", subject: "\(endpoint) at offset \(at)")
-        }
+        for cookie in requests.keys.sorted() { retire(cookie) }
         if let failure { throw failure }
     }
 
     /// Reads `length` bytes at `offset`.
-    public func read(offset: UInt64, length: Int) throws(NBDError) -> [UInt8] {
+    public func read(
+        offset: UInt64, length: Int, segmentRead: ((UnsafeRawBufferPointer, Int) -> Void)? = nil
+    ) throws(NBDError) -> [UInt8] {
         var failure: NBDError?
         let bytes = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
             do throws(NBDError) {
-                try pread(into: UnsafeMutableRawBufferPointer(buffer), offset: offset)
+                let whole = UnsafeMutableRawBufferPointer(buffer)
+                try pread(
+                    into: whole, offset: offset,
+                    segmentRead: segmentRead.map { done in
+                        { range in done(UnsafeRawBufferPointer(rebasing: whole[range]), range.lowerBound) }
+                    })
                 count = length
             } catch {
                 failure = error

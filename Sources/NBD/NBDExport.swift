@@ -57,6 +57,17 @@ public final class NBDExport: @unchecked Sendable {
         try await onLane { connection throws(NBDError) in try connection.read(offset: offset, length: length) }
     }
 
+    /// Reads `length` bytes at `offset` on the next free connection, calling `segmentRead` on that connection's
+    /// thread with each request's bytes and their offset in the result as soon as they have arrived (in any order),
+    /// while they are still in the CPU's cache.
+    public func read(
+        offset: UInt64, length: Int, segmentRead: @escaping @Sendable (UnsafeRawBufferPointer, Int) -> Void
+    ) async throws(NBDError) -> [UInt8] {
+        try await onLane { connection throws(NBDError) in
+            try connection.read(offset: offset, length: length, segmentRead: segmentRead)
+        }
+    }
+
     /// Block status of every negotiated meta context over `range` (see ``NBDConnection/blockStatus(_:)``).
     public func blockStatus(_ range: Range<UInt64>) async throws(NBDError) -> [String: [Extent]] {
         try await onLane { connection throws(NBDError) in try connection.blockStatus(range) }

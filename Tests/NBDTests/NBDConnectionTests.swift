@@ -74,7 +74,10 @@ import Testing
         let expected: [UInt64: UInt8] = [0: 0x11, 16: 0xab, 17: 0xab, 80: 0xcd, 40: 0]
         let results = try await withThrowingTaskGroup(of: (UInt64, [UInt8]).self) { group in
             for block in expected.keys {
-                group.addTask { (block, try await export.read(offset: block * 65536, length: 65536)) }
+                group.addTask {
+                    let bytes = try await export.read(offset: block * 65536, length: 65536)
+                    return (block, bytes)
+                }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
@@ -83,6 +86,37 @@ import Testing
         }
         let status = try await export.blockStatus(0..<export.size)
         #expect(status[MetaContext.baseAllocation]?.last?.end == export.size)
+    }
+
+    /// A read with a segment callback reports every request's bytes exactly once, where they sit in the result, and
+    /// the bytes are the ones the read returns.
+    @Test func aReadReportsEachSegmentAsItArrives() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanUp() }
+        let server = try await QemuNBDServer(image: try Self.makeImage(in: dir), socketPath: dir.file("s.sock"))
+        let connection = try NBDConnection(.unix(path: server.socketPath, export: server.exportName))
+        // 1 MiB - 3 KiB from 1 MiB - 64 KiB: the 0x11-free start, all of the 0xab write, and a short last request.
+        let offset = Self.mib - 64 * Self.kib
+        let length = Int(Self.mib) - 3072
+        var reported: [(offset: Int, bytes: [UInt8])] = []
+        let bytes = try connection.read(offset: offset, length: length) { segment, at in
+            reported.append((at, Array(segment)))
+        }
+        #expect(bytes.count == length && bytes[65536..<(65536 + 131072)].allSatisfy { $0 == 0xab })
+        #expect(reported.count > 1, "the read went out as one request; the test needs several")
+        var covered = 0
+        for (at, segment) in reported.sorted(by: { $0.offset < $1.offset }) {
+            #expect(at == covered, "segments must tile the read without gaps or overlaps")
+            #expect(segment == Array(bytes[at..<(at + segment.count)]))
+            covered += segment.count
+        }
+        #expect(covered == length)
+        let export = try await NBDExport.open(.unix(path: server.socketPath, export: server.exportName))
+        // Called on the export's connection thread, one segment after another; read once the read has returned.
+        final class Count: @unchecked Sendable { var bytes = 0 }
+        let count = Count()
+        let viaExport = try await export.read(offset: offset, length: length) { segment, _ in count.bytes += segment.count }
+        #expect(viaExport == bytes && count.bytes == length)
     }
 
     @Test func connectsOverTCP() async throws {
