@@ -44,7 +44,9 @@ public struct ChunkFingerprints: Sendable {
     ) async -> (memo: FingerprintMemo, problem: String?) {
         let path = path(vm: vm, disk: target)
         return await runOffCooperativePool { () -> (FingerprintMemo, String?) in
-            guard let data = FileManager.default.contents(atPath: path) else {
+            // No memo yet, or one an older agent made (after an upgrade): every chunk is hashed this once, and the
+            // commit keeps a memo of this version.
+            guard let data = FileManager.default.contents(atPath: path), !FingerprintMemo.isOlderVersion(Array(data)) else {
                 return (FingerprintMemo(chunkSize: chunkSize, count: count), nil)
             }
             do {

@@ -53,7 +53,16 @@ public struct FingerprintMemo: Sendable, Equatable {
 
 extension FingerprintMemo {
     static let magic = Array("BWFPMEMO".utf8)
-    static let version: UInt32 = 1
+    /// 2: fingerprints are tags over 256 KiB pieces (``FingerprintKey/pieceSize``); 1 tagged whole chunks.
+    static let version: UInt32 = 2
+
+    /// Whether `bytes` are a memo an older agent wrote, whose fingerprints were made another way: not damage, only
+    /// nothing this agent can use.
+    static func isOlderVersion(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= headerLength, Array(bytes[0..<8]) == magic else { return false }
+        let version = bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
+        return version < Self.version
+    }
     static let headerLength = 24
     static let entryLength = ChunkDigest.byteCount + ChunkFingerprint.byteCount
 

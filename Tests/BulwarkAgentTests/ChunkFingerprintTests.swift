@@ -34,6 +34,41 @@ import Testing
         #expect(key.fingerprint(of: Array(bytes[1...]) + [bytes[0]]) != print)
     }
 
+    /// A fingerprint built from pieces as a read reports them (in any order, in segments of any size) is the
+    /// fingerprint of the whole chunk; moving a piece elsewhere in the chunk changes it.
+    @Test func aFingerprintBuiltPieceByPieceIsTheChunksFingerprint() throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let key = try ChunkFingerprints.open(directory: directory.path).key
+        let piece = FingerprintKey.pieceSize
+        // Four whole pieces, and a short last piece after three.
+        for bytes in [Self.chunk(5), Array(Self.chunk(6)[..<(3 * piece + 1000)])] {
+            let expected = key.fingerprint(of: bytes)
+            for segment in [piece, 2 * piece, piece / 4, 3 * piece / 2] {
+                var offsets = Array(stride(from: 0, to: bytes.count, by: segment))
+                for order in ["forward", "reversed", "shuffled"] {
+                    if order == "reversed" { offsets.reverse() }
+                    if order == "shuffled" { offsets.shuffle() }
+                    let pieces = PiecewiseFingerprint(key: key, length: bytes.count)
+                    bytes.withUnsafeBytes { raw in
+                        for offset in offsets {
+                            pieces.add(UnsafeRawBufferPointer(rebasing: raw[offset..<min(offset + segment, raw.count)]), at: offset)
+                        }
+                    }
+                    #expect(pieces.fingerprint(of: bytes) == expected, "segments of \(segment) bytes, \(order)")
+                }
+            }
+            // Nothing reported at all: every piece is tagged at the end.
+            #expect(PiecewiseFingerprint(key: key, length: bytes.count).fingerprint(of: bytes) == expected)
+        }
+        // Random bytes, so that no two pieces are alike (the pattern of chunk(_:) repeats within a piece).
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<Self.chunkSize).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let swapped = Array(bytes[piece..<(2 * piece)]) + Array(bytes[..<piece]) + Array(bytes[(2 * piece)...])
+        #expect(swapped.count == bytes.count && swapped[0..<piece] != bytes[0..<piece])
+        #expect(key.fingerprint(of: swapped) != key.fingerprint(of: bytes), "two pieces swapped went unnoticed")
+    }
+
     @Test func theKeyIsMadeOncePrivateAndAGarbledOneIsReplaced() throws {
         let directory = try TemporaryDirectory("fingerprints")
         defer { directory.cleanUp() }
@@ -125,6 +160,36 @@ import Testing
         let dropped = await fingerprints.memo(vm: vm, disk: "vda", chunkSize: Self.chunkSize, count: 2)
         #expect(dropped.memo.knownCount == 0)
         #expect(dropped.problem?.contains(path) == true && dropped.problem?.contains("checksum") == true)
+    }
+
+    /// After an upgrade a disk's memo is an older version's, whose fingerprints were made another way: nothing is
+    /// known and nothing is wrong (no warning on every VM's next sync). A newer version's is reported like damage.
+    @Test func aMemoOfAnOlderVersionIsUnknownNotAProblem() async throws {
+        let directory = try TemporaryDirectory("fingerprints")
+        defer { directory.cleanUp() }
+        let fingerprints = try ChunkFingerprints.open(directory: directory.path)
+        let vm = UUID()
+        let bytes = Self.chunk(8)
+        var memo = FingerprintMemo(chunkSize: Self.chunkSize, count: 1)
+        memo[0] = .init(digest: .of(bytes), fingerprint: fingerprints.key.fingerprint(of: bytes))
+        try await fingerprints.save(memo, vm: vm, disk: "vda")
+        let path = directory.file("\(vm.uuidString.lowercased())/vda.memo")
+        let saved = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(saved[8] == 2, "the memo's version is 2")
+        // The same memo as version 1 and as version 3, each with a checksum that matches.
+        for version: UInt8 in [1, 3] {
+            var other = Array(saved.dropLast(32))
+            other[8] = version
+            other += ChunkDigest.of(other).bytes
+            try Data(other).write(to: URL(fileURLWithPath: path))
+            let loaded = await fingerprints.memo(vm: vm, disk: "vda", chunkSize: Self.chunkSize, count: 1)
+            #expect(loaded.memo.knownCount == 0, "version \(version)")
+            if version == 1 {
+                #expect(loaded.problem == nil, "\(loaded.problem ?? "")")
+            } else {
+                #expect(loaded.problem?.contains("memo version 3 is not 2") == true, "\(loaded.problem ?? "")")
+            }
+        }
     }
 
     /// A fingerprint folder that cannot be made, or a memo that cannot be written, is an error naming the path: the
