@@ -89,8 +89,8 @@ extension SyncRunner {
                         bitmap: export?.exportBitmap)
                 }, mode: mode, bases: bases, reporter: reporter)
             var memos: [String: FingerprintMemo] = [:]
-            for plan in plans {
-                let disk = try await transfer(plan, uploader: uploader, reporter: reporter)
+            let transferred = try await transfer(plans, uploader: uploader, reporter: reporter)
+            for (plan, disk) in zip(plans, transferred) {
                 indexes[plan.source.target] = disk.index
                 memos[plan.source.target] = disk.memo
             }

@@ -14,16 +14,34 @@ extension SyncRunner {
     /// `qemu-img bitmap --remove` edits the image. Failures are logged, never fatal: the sync does not need it.
     func removeStaleBitmaps(domain: DomainFacts, reporter: TaskReporter) async {
         let uuid = task.vmUUID.uuidString.lowercased()
-        let known = Set((try? await hypervisor.run { try $0.domain(uuid: uuid).checkpoints().map(\.name) }) ?? domain.checkpoints)
-        var stale: [String: [DomainFacts.Disk]] = [:]
-        for disk in domain.disks where disk.format == "qcow2" {
-            guard let path = disk.path else { continue }
-            do {
-                for name in try await Self.bitmapNames(path) where name.hasPrefix("bulwark-") && !known.contains(name) {
-                    stale[name, default: []].append(disk)
+        // Every disk's header is read at once, while libvirt lists the checkpoints: each is a qemu-img run.
+        async let checkpoints = try? hypervisor.run { try $0.domain(uuid: uuid).checkpoints().map(\.name) }
+        let disks = domain.disks.filter { $0.format == "qcow2" && $0.path != nil }
+        let listed = await withTaskGroup(of: (position: Int, names: [String], failure: String?).self) { group in
+            for (position, disk) in disks.enumerated() {
+                group.addTask {
+                    do {
+                        // Awaited before the tuple is built: Swift 6.3.1's optimizer can return a wrong `position`
+                        // from `(position, try await ...)` in a task group's child (seen here).
+                        let names = try await Self.bitmapNames(disk.path!)
+                        return (position, names, nil)
+                    } catch {
+                        return (position, [], "\(error)")
+                    }
                 }
-            } catch {
-                await reporter.log(.warning, "cannot list the bitmaps of disk \(disk.target) (\(path)): \(error)")
+            }
+            var listed = Array(repeating: (names: [String](), failure: String?.none), count: disks.count)
+            for await done in group { listed[done.position] = (done.names, done.failure) }
+            return listed
+        }
+        let known = Set(await checkpoints ?? domain.checkpoints)
+        var stale: [String: [DomainFacts.Disk]] = [:]
+        for (disk, listing) in zip(disks, listed) {
+            if let failure = listing.failure {
+                await reporter.log(.warning, "cannot list the bitmaps of disk \(disk.target) (\(disk.path!)): \(failure)")
+            }
+            for name in listing.names where name.hasPrefix("bulwark-") && !known.contains(name) {
+                stale[name, default: []].append(disk)
             }
         }
         for (name, disks) in stale.sorted(by: { $0.key < $1.key }) {
