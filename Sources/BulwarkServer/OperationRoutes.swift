@@ -8,6 +8,20 @@ import Hummingbird
 /// `/v1/jobs`, `/v1/alerts` and `/v1/agents`.
 struct OperationRoutes {
     let catalog: Catalog
+    /// Notified whenever a job changes in the catalog, through ``jobObservation``.
+    let jobChanges = TaskSignal()
+    /// Kept for as long as the routes are: the router's handlers hold them.
+    let jobObservation: CatalogObservation
+
+    init(catalog: Catalog) {
+        self.catalog = catalog
+        let jobChanges = jobChanges
+        jobObservation = catalog.observeJobChanges { Task { await jobChanges.notify() } }
+    }
+
+    /// The longest `GET /v1/jobs/{id}?wait=` a client may ask for: long enough to spare a follower most of its
+    /// polls, short enough that a proxy or a fuzzer never holds a request for long.
+    static let maximumJobWait = 10.0
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
         group.get("jobs") { request, _ in
@@ -32,9 +46,19 @@ struct OperationRoutes {
             }
             return try await catalog.jobs(filter).map { Self.view($0) }
         }
-        group.get("jobs/:id") { _, context in
+        group.get("jobs/:id") { request, context in
             let id = try JobID(parsing: try context.parameters.require("id"))
-            let detail = try await catalog.job(id: id)
+            let wait = try Self.jobWait(request.uri.queryParameters["wait"].map(String.init))
+            // With `wait`, answer as soon as the job has ended, or when the time is up. The signal's generation is
+            // read before the job, so an end committed in between wakes the wait at once.
+            let deadline = ContinuousClock.now + wait
+            var seen = await jobChanges.generation
+            var detail = try await catalog.job(id: id)
+            while !detail.job.state.isFinished, case let left = deadline - .now, left > .zero {
+                await jobChanges.wait(upTo: left, after: seen)
+                seen = await jobChanges.generation
+                detail = try await catalog.job(id: id)
+            }
             return Self.view(
                 detail.job, log: detail.log.map { .init(time: $0.time, level: $0.level.rawValue, message: $0.message) })
         }
@@ -53,6 +77,16 @@ struct OperationRoutes {
             _ = try await catalog.removeAgent(host: host)
             return Self.view(agent)
         }
+    }
+
+    /// The `wait` of a job request: seconds, 0 to ``maximumJobWait``; none is 0.
+    static func jobWait(_ text: String?) throws -> Duration {
+        guard let text else { return .zero }
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= maximumJobWait else {
+            throw APIError.invalid(
+                "wait '\(text)' is not a number of seconds from 0 to \(Int(maximumJobWait)); use for example wait=0.5")
+        }
+        return .milliseconds(Int((seconds * 1000).rounded()))
     }
 
     static func view(_ info: JobInfo, log: [JobView.LogLine]? = nil) -> JobView {

@@ -23,9 +23,12 @@ struct JobWatcher {
         var printed = 0
         var samples: [(time: Date, scanned: Int64)] = []
         var progressShown = false
-        let started = ContinuousClock.now
+        // The server answers as soon as the job ends, so the command returns when the job does; while it runs, a
+        // follower that shows progress or log lines hears about it four times a second.
+        let wait = showProgress || showLog ? "0.25" : "10"
         while true {
-            let job: JobView = try await client.get("/v1/jobs/\(id.pathEscaped)")
+            let asked = ContinuousClock.now
+            let job: JobView = try await client.get("/v1/jobs/\(id.pathEscaped)?wait=\(wait)")
             let log = job.log ?? []
             if showLog, log.count > printed {
                 if progressShown { clearLine() }
@@ -47,9 +50,8 @@ struct JobWatcher {
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
                 progressShown = true
             }
-            // Quick syncs end within a second or two: look often at first, so the command returns when the job
-            // does, then settle to a calmer pace for long jobs.
-            try? await Task.sleep(for: .milliseconds(started.duration(to: .now) < .seconds(3) ? 40 : 200))
+            // A bulwarkd older than `wait` answers at once: do not ask it again straight away.
+            if asked.duration(to: .now) < .milliseconds(20) { try? await Task.sleep(for: .milliseconds(100)) }
         }
     }
 
