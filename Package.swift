@@ -150,6 +150,7 @@ let package = Package(
             dependencies: [
                 "NBD", "BulwarkStore", "BulwarkCatalog", "BulwarkCore", "BulwarkServer", "GuestFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/bulwark-bench",
