@@ -129,15 +129,23 @@ import Testing
         #expect(refusal(encoded, chunkSize: 4 << 20).contains("chunks of 1048576 bytes"))
     }
 
+    /// A fingerprint folder in `directory` with a memo kept for disk vda of a new VM: `count` chunks, the first known.
+    static func savedMemo(
+        in directory: TemporaryDirectory, seed: UInt8, count: Int
+    ) async throws -> (fingerprints: ChunkFingerprints, vm: UUID, memo: FingerprintMemo) {
+        let fingerprints = try ChunkFingerprints.open(directory: directory.path)
+        let vm = UUID()
+        let bytes = chunk(seed)
+        var memo = FingerprintMemo(chunkSize: chunkSize, count: count)
+        memo[0] = .init(digest: .of(bytes), fingerprint: fingerprints.key.fingerprint(of: bytes))
+        try await fingerprints.save(memo, vm: vm, disk: "vda")
+        return (fingerprints, vm, memo)
+    }
+
     @Test func memosAreKeptPerVMAndDiskAndADamagedFileIsDropped() async throws {
         let directory = try TemporaryDirectory("fingerprints")
         defer { directory.cleanUp() }
-        let fingerprints = try ChunkFingerprints.open(directory: directory.path)
-        let vm = UUID()
-        let bytes = Self.chunk(5)
-        var memo = FingerprintMemo(chunkSize: Self.chunkSize, count: 2)
-        memo[0] = .init(digest: .of(bytes), fingerprint: fingerprints.key.fingerprint(of: bytes))
-        try await fingerprints.save(memo, vm: vm, disk: "vda")
+        let (fingerprints, vm, memo) = try await Self.savedMemo(in: directory, seed: 5, count: 2)
 
         let loaded = await fingerprints.memo(vm: vm, disk: "vda", chunkSize: Self.chunkSize, count: 2)
         #expect(loaded.memo == memo && loaded.problem == nil)
@@ -167,12 +175,7 @@ import Testing
     @Test func aMemoOfAnOlderVersionIsUnknownNotAProblem() async throws {
         let directory = try TemporaryDirectory("fingerprints")
         defer { directory.cleanUp() }
-        let fingerprints = try ChunkFingerprints.open(directory: directory.path)
-        let vm = UUID()
-        let bytes = Self.chunk(8)
-        var memo = FingerprintMemo(chunkSize: Self.chunkSize, count: 1)
-        memo[0] = .init(digest: .of(bytes), fingerprint: fingerprints.key.fingerprint(of: bytes))
-        try await fingerprints.save(memo, vm: vm, disk: "vda")
+        let (fingerprints, vm, _) = try await Self.savedMemo(in: directory, seed: 8, count: 1)
         let path = directory.file("\(vm.uuidString.lowercased())/vda.memo")
         let saved = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(saved[8] == 2, "the memo's version is 2")
