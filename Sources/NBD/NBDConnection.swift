@@ -127,6 +127,9 @@ public final class NBDConnection {
     ) throws(NBDError) {
         var requests: [Int64: (index: Int, at: Int, count: Int, offset: UInt64)] = [:]
         var failure: NBDError?
+        // A request that cannot be issued because the connection died under an earlier one ("invalid state: DEAD")
+        // is an effect; the earlier request's failure, found when it is retired, is the cause and is reported first.
+        var issueFailure: NBDError?
         issuing: for (index, range) in ranges.enumerated() {
             var issued = 0
             while issued < range.length {
@@ -134,7 +137,7 @@ public final class NBDConnection {
                 let at = range.offset + UInt64(issued)
                 let cookie = issue(index, issued, count, at)
                 guard cookie >= 0 else {
-                    failure = NBDError.last("nbd_aio_\(operation)", subject: "\(endpoint) at offset \(at)")
+                    issueFailure = NBDError.last("nbd_aio_\(operation)", subject: "\(endpoint) at offset \(at)")
                     break issuing
                 }
                 requests[cookie] = (index, issued, count, at)
@@ -144,7 +147,7 @@ public final class NBDConnection {
         func retire(_ cookie: Int64) {
             guard let request = requests.removeValue(forKey: cookie) else { return }
             if nbd_aio_command_completed(handle, UInt64(cookie)) == 1 {
-                if failure == nil { completed?(request.index, request.at, request.count) }
+                if failure == nil, issueFailure == nil { completed?(request.index, request.at, request.count) }
             } else {
                 failure = failure ?? NBDError.last("nbd_\(operation)", subject: "\(endpoint) at offset \(request.offset)")
             }
@@ -159,7 +162,7 @@ public final class NBDConnection {
             }
         }
         for cookie in requests.keys.sorted() { retire(cookie) }
-        if let failure { throw failure }
+        if let failure = failure ?? issueFailure { throw failure }
     }
 
     /// Reads `length` bytes at `offset`.

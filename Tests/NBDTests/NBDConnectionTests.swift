@@ -174,10 +174,18 @@ import Testing
         let connection = try NBDConnection(
             .unix(path: server.socketPath, export: server.exportName), metaContexts: [MetaContext.baseAllocation])
         #expect(try connection.read(offset: 0, length: 4096).first == 0x11)
+        let segmented = try NBDConnection(.unix(path: server.socketPath, export: server.exportName))
         server.kill()
         let readError = #expect(throws: NBDError.self) { try connection.read(offset: 0, length: 4096) }
         #expect(readError?.operation == "nbd_pread")
         #expect(readError?.code.isDisconnect == true, "\(String(describing: readError))")
+        // A read that reports its segments fails the same way, and reports none of a read that did not happen.
+        var reported = 0
+        let segmentedError = #expect(throws: NBDError.self) {
+            try segmented.read(offset: 0, length: 1 << 20) { _, _ in reported += 1 }
+        }
+        #expect(segmentedError?.code.isDisconnect == true, "\(String(describing: segmentedError))")
+        #expect(reported == 0)
         #expect(throws: NBDError.self) { try connection.blockStatus(0..<4096) }
     }
 }
