@@ -55,6 +55,8 @@ extension FingerprintMemo {
     static let magic = Array("BWFPMEMO".utf8)
     /// 2: fingerprints are tags over 256 KiB pieces (``FingerprintKey/pieceSize``); 1 tagged whole chunks.
     static let version: UInt32 = 2
+    static let headerLength = 24
+    static let entryLength = ChunkDigest.byteCount + ChunkFingerprint.byteCount
 
     /// Whether `bytes` are a memo an older agent wrote, whose fingerprints were made another way: not damage, only
     /// nothing this agent can use.
@@ -63,8 +65,6 @@ extension FingerprintMemo {
         let version = bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
         return version < Self.version
     }
-    static let headerLength = 24
-    static let entryLength = ChunkDigest.byteCount + ChunkFingerprint.byteCount
 
     /// The file: magic, version, chunk size, chunk count, the entries (an unknown one is all zeros), and the SHA-256
     /// of everything before it, so that a torn or damaged file is noticed and dropped rather than believed.

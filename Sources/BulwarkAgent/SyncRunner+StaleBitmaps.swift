@@ -16,14 +16,14 @@ extension SyncRunner {
         let uuid = task.vmUUID.uuidString.lowercased()
         // Every disk's header is read at once, while libvirt lists the checkpoints: each is a qemu-img run.
         async let checkpoints = try? hypervisor.run { try $0.domain(uuid: uuid).checkpoints().map(\.name) }
-        let disks = domain.disks.filter { $0.format == "qcow2" && $0.path != nil }
+        let disks = domain.disks.compactMap { disk in disk.format == "qcow2" ? disk.path.map { (disk, path: $0) } : nil }
         let listed = await withTaskGroup(of: (position: Int, names: [String], failure: String?).self) { group in
-            for (position, disk) in disks.enumerated() {
+            for (position, (_, path)) in disks.enumerated() {
                 group.addTask {
                     do {
                         // Awaited before the tuple is built: Swift 6.3.1's optimizer can return a wrong `position`
                         // from `(position, try await ...)` in a task group's child (seen here).
-                        let names = try await Self.bitmapNames(disk.path!)
+                        let names = try await Self.bitmapNames(path)
                         return (position, names, nil)
                     } catch {
                         return (position, [], "\(error)")
@@ -36,9 +36,9 @@ extension SyncRunner {
         }
         let known = Set(await checkpoints ?? domain.checkpoints)
         var stale: [String: [DomainFacts.Disk]] = [:]
-        for (disk, listing) in zip(disks, listed) {
+        for ((disk, path), listing) in zip(disks, listed) {
             if let failure = listing.failure {
-                await reporter.log(.warning, "cannot list the bitmaps of disk \(disk.target) (\(disk.path!)): \(failure)")
+                await reporter.log(.warning, "cannot list the bitmaps of disk \(disk.target) (\(path)): \(failure)")
             }
             for name in listing.names where name.hasPrefix("bulwark-") && !known.contains(name) {
                 stale[name, default: []].append(disk)
