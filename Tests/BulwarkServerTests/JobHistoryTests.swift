@@ -54,6 +54,13 @@ import Testing
             let again: JobView = try await fleet.admin.get("/v1/jobs/\(job.id)?wait=10")
             #expect(again.state == .failed, "an ended job is answered at once")
 
+            // A job that is not there is not waited for.
+            do {
+                let _: JobView = try await fleet.admin.get("/v1/jobs/\(JobID.generate())?wait=10")
+                Issue.record("a wait on an unknown job was answered with a job")
+            } catch {
+                #expect("\(error)".contains("not found") || "\(error)".contains("no job"), "\(error)")
+            }
             for wait in ["-1", "11", "soon", "nan", "inf"] {
                 do {
                     let _: JobView = try await fleet.admin.get("/v1/jobs/\(job.id)?wait=\(wait)")
