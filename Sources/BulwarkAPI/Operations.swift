@@ -89,20 +89,33 @@ public struct AlertView: Codable, Sendable, Hashable {
     }
 }
 
-/// `POST /v1/agents/tokens`: a one-time enrollment token for a new agent.
+/// `POST /v1/agents/tokens`: a one-time enrollment token for the agent of one host.
 public struct EnrollmentTokenRequest: Codable, Sendable, Hashable {
+    /// The one host name the token enrolls.
+    public var host: String
+    /// Whether the token replaces the certificate of `host`, which must be enrolled already.
+    public var reenroll: Bool?
     /// How long the token is valid: 5m to 30d, e.g. `24h` (default).
     public var expires: String?
-    public init(expires: String? = nil) { self.expires = expires }
+    public init(host: String, reenroll: Bool? = nil, expires: String? = nil) {
+        self.host = host
+        self.reenroll = reenroll
+        self.expires = expires
+    }
 }
 
 /// A new enrollment token: shown once, stored only as a digest.
 public struct EnrollmentTokenView: Codable, Sendable, Hashable {
     public var token: String
     public var expiresAt: Date
-    public init(token: String, expiresAt: Date) {
+    /// The host it enrolls.
+    public var host: String?
+    public var reenroll: Bool?
+    public init(token: String, expiresAt: Date, host: String? = nil, reenroll: Bool? = nil) {
         self.token = token
         self.expiresAt = expiresAt
+        self.host = host
+        self.reenroll = reenroll
     }
 }
 

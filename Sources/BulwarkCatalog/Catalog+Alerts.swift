@@ -10,21 +10,37 @@ extension Catalog {
         kind: AlertKind, severity: AlertSeverity, subject: String, message: String, at time: Date = Date()
     ) async throws -> AlertInfo {
         try await write { db in
-            if var open = try AlertRecord.fetchOne(
-                db, sql: "SELECT * FROM alert WHERE kind = ? AND subject = ? AND resolved_at IS NULL",
-                arguments: [kind.rawValue, subject])
-            {
-                open.severity = severity.rawValue
-                open.message = message
-                try open.update(db)
-                return try open.info()
-            }
-            let record = AlertRecord(
-                id: AlertID.generate(at: time).description, kind: kind.rawValue, severity: severity.rawValue,
-                subject: subject, message: message, raisedAt: time)
-            try record.insert(db)
-            return try record.info()
+            try Self.raiseAlert(db, kind: kind, severity: severity, subject: subject, message: message, at: time)
         }
+    }
+
+    /// ``raiseAlert(kind:severity:subject:message:at:)`` inside a transaction of the caller's, so that an alert
+    /// and the change it reports commit together.
+    @discardableResult
+    static func raiseAlert(
+        _ db: Database, kind: AlertKind, severity: AlertSeverity, subject: String, message: String, at time: Date
+    ) throws -> AlertInfo {
+        if var open = try AlertRecord.fetchOne(
+            db, sql: "SELECT * FROM alert WHERE kind = ? AND subject = ? AND resolved_at IS NULL",
+            arguments: [kind.rawValue, subject])
+        {
+            open.severity = severity.rawValue
+            open.message = message
+            try open.update(db)
+            return try open.info()
+        }
+        let record = AlertRecord(
+            id: AlertID.generate(at: time).description, kind: kind.rawValue, severity: severity.rawValue,
+            subject: subject, message: message, raisedAt: time)
+        try record.insert(db)
+        return try record.info()
+    }
+
+    /// Resolves the open alert of `kind` about `subject` inside the caller's transaction.
+    static func resolveAlerts(_ db: Database, kind: AlertKind, subject: String, at time: Date) throws {
+        try db.execute(
+            sql: "UPDATE alert SET resolved_at = ? WHERE kind = ? AND subject = ? AND resolved_at IS NULL",
+            arguments: [time, kind.rawValue, subject])
     }
 
     /// Alerts, newest first: open ones only unless `includeResolved`.
@@ -56,9 +72,7 @@ extension Catalog {
     @discardableResult
     public func resolveAlerts(kind: AlertKind, subject: String, at time: Date = Date()) async throws -> Int {
         try await write { db in
-            try db.execute(
-                sql: "UPDATE alert SET resolved_at = ? WHERE kind = ? AND subject = ? AND resolved_at IS NULL",
-                arguments: [time, kind.rawValue, subject])
+            try Self.resolveAlerts(db, kind: kind, subject: subject, at: time)
             return db.changesCount
         }
     }

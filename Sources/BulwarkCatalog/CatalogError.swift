@@ -26,6 +26,8 @@ public struct CatalogError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let tokenExpired = Code(rawValue: "tokenExpired")
         /// The enrollment token was already used: tokens are single use.
         public static let tokenUsed = Code(rawValue: "tokenUsed")
+        /// The enrollment token was issued for another host, or may not replace an enrolled host's certificate.
+        public static let tokenWrongHost = Code(rawValue: "tokenWrongHost")
         /// The catalog file was written by a newer bulwarkd.
         public static let schemaTooNew = Code(rawValue: "schemaTooNew")
         /// The catalog's own files are missing or broken (a migration, the schema resources).

@@ -15,6 +15,10 @@ public struct AlertKind: OpenStringValue {
     public static let jobWarnings: AlertKind = "job-warnings"
     /// bulwarkd's latest prune or verify failed.
     public static let jobFailed: AlertKind = "job-failed"
+    /// A host's agent enrolled again with a re-enrollment token: its certificate was replaced.
+    public static let agentReenrolled: AlertKind = "agent-reenrolled"
+    /// A second live host reports a VM the catalog keeps with its own host: the VM did not move.
+    public static let vmClaimConflict: AlertKind = "vm-claim-conflict"
     /// No successful sync for twice the group's sync interval.
     public static let syncOverdue: AlertKind = "sync-overdue"
 }

@@ -29,6 +29,10 @@ struct EnrollmentRoutes {
         router.group("v1/agents").add(middleware: AdminAuthMiddleware(catalog: catalog)).post("tokens") {
             request, context in
             let body = try await request.decode(as: EnrollmentTokenRequest.self, context: context)
+            guard Self.isValidHostName(body.host) else {
+                throw APIError.invalid(
+                    "--host '\(body.host)' is not a host name: use 1–253 characters of letters, digits, '-' and '.', as the agent's host name")
+            }
             let lifetime = try body.expires.map { try EnrollmentTokenLifetime.parse($0) } ?? EnrollmentTokenLifetime.default
             let fingerprint = try CertificateAuthority.fingerprint(of: ca.certificate)
             let token = "\(ServerDataDirectory.randomToken()).\(fingerprint)"
@@ -37,18 +41,25 @@ struct EnrollmentRoutes {
                 throw APIError(.internalServerError, code: "internal", message: "could not hash the token")
             }
             let info = try await catalog.createEnrollmentToken(
-                digest, expiresAt: Date().addingTimeInterval(TimeInterval(lifetime.seconds)))
-            return EditedResponse(status: .created, response: EnrollmentTokenView(token: token, expiresAt: info.expiresAt))
+                digest, host: body.host, reenroll: body.reenroll ?? false,
+                expiresAt: Date().addingTimeInterval(TimeInterval(lifetime.seconds)))
+            return EditedResponse(
+                status: .created,
+                response: EnrollmentTokenView(
+                    token: token, expiresAt: info.expiresAt, host: info.host, reenroll: info.reenroll))
         }
         router.post("v1/enroll") { request, context in
             let body = try await request.decode(as: EnrollmentRequest.self, context: context)
             guard let digest = TokenDigest(SHA256.hash(data: Data(body.token.utf8))) else { throw APIError.unauthorized }
-            // Sign first (it checks the CSR), then spend the token and record the agent in one transaction: a bad
-            // CSR does not burn the token, and a used token yields no certificate.
             guard Self.isValidHostName(body.host) else {
                 throw APIError.invalid(
                     "host '\(body.host)' is not a host name: use 1–253 characters of letters, digits, '-' and '.'")
             }
+            // The token is checked before the CSR is even parsed: whoever has no token for this host gets no
+            // parser of ours to attack. Then sign (it checks the CSR), then spend the token and record the agent
+            // in one transaction, which checks the token again: a bad CSR does not burn the token, and a used
+            // token yields no certificate.
+            try await Self.mapTokenErrors { try await catalog.checkEnrollmentToken(digest, host: body.host) }
             let certificate: Certificate
             do {
                 certificate = try ca.issueAgentCertificate(csrPEM: body.csr, host: body.host)
@@ -58,19 +69,28 @@ struct EnrollmentRoutes {
                 throw APIError.invalid("cannot issue a certificate for this request: \(error)")
             }
             let pem = try certificate.serializeAsPEM().pemString
-            do {
+            try await Self.mapTokenErrors {
                 _ = try await catalog.enrollAgent(
                     AgentRegistration(
                         host: body.host, certificateFingerprint: try CertificateAuthority.fingerprint(of: certificate),
                         certificatePEM: pem),
                     token: digest)
-            } catch let error as CatalogError where error.code == .unauthorized {
-                throw APIError(.unauthorized, code: "unauthorized", message: "unknown enrollment token: make one with `bulwark agent token`")
             }
             context.logger.info("agent enrolled", metadata: ["host": "\(body.host)"])
             return EditedResponse(
                 status: .created,
                 response: EnrollmentResponse(certificate: pem, caCertificate: try ca.certificatePEM(), host: body.host))
+        }
+    }
+
+    /// Runs a token check, answering an unknown token with a 401 that says how to get one.
+    private static func mapTokenErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as CatalogError where error.code == .unauthorized {
+            throw APIError(
+                .unauthorized, code: "unauthorized",
+                message: "unknown enrollment token: make one with `bulwark agent token --host NAME`")
         }
     }
 

@@ -17,7 +17,7 @@ extension APIError {
             case .cancelled: self = .cancelled(error.message)
             case .invalid, .ambiguous: self = .invalid(error.message)
             case .unauthorized: self = .unauthorized
-            case .tokenExpired, .tokenUsed: self = APIError(.forbidden, code: error.code.rawValue, message: error.message)
+            case .tokenExpired, .tokenUsed, .tokenWrongHost: self = APIError(.forbidden, code: error.code.rawValue, message: error.message)
             default: return nil
             }
         case let error as DatastoreError:

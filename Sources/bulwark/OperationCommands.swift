@@ -125,36 +125,49 @@ struct AgentCommand: AsyncParsableCommand {
 
     struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a one-time enrollment token for a new agent.",
+            abstract: "Make a one-time enrollment token for the agent of one host.",
             discussion: """
                 Prints the token on stdout and, on stderr, the command to run on the KVM host. The token reads \
                 SECRET.CA-FINGERPRINT: the agent trusts the server only if the server's CA has that fingerprint. \
-                The printed command names the address this command reached the server at; change it if the KVM \
-                host reaches the server at another address. The token works once, until it expires.
+                It enrolls the host named by --host and no other, once, until it expires. A host that is enrolled \
+                already can only get a new certificate with a --reenroll token (the old certificate then stops \
+                working, and an agent-reenrolled alert says so). The printed command names the address this \
+                command reached the server at; change it if the KVM host reaches the server at another address.
+
+                Exit codes: 0 made; 1 refused (the host is enrolled already without --reenroll, or is not \
+                enrolled with it); 65 bad input (host name, --expires).
                 """)
+        @Option(name: .long, help: "The host name the token enrolls (the agent's --name, by default its host name).")
+        var host: String
+        @Flag(name: .long, help: "Replace the certificate of an enrolled host (the agent enrolls again with --force).")
+        var reenroll = false
         @Option(name: .long, help: "How long the token is valid: 5m to 30d (default 24h).") var expires: String?
-        @Flag(name: .long, help: "Print JSON ({token, expiresAt, enrollCommand}).") var json = false
+        @Flag(name: .long, help: "Print JSON ({token, host, reenroll, expiresAt, enrollCommand}).") var json = false
         @OptionGroup var server: ServerOptions
 
         struct Output: Encodable {
             var token: String
+            var host: String
+            var reenroll: Bool
             var expiresAt: Date
             var enrollCommand: String
         }
 
         func run() async throws {
-            let request = EnrollmentTokenRequest(expires: expires)
+            let request = EnrollmentTokenRequest(host: host, reenroll: reenroll ? true : nil, expires: expires)
             let (token, url): (EnrollmentTokenView, URL) = try await server.withClient { client throws(ClientError) in
                 (try await client.post("/v1/agents/tokens", request), client.configuration.serverURL)
             }
             let server = url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString
-            let command = "bulwark-agent enroll --server \(server) --token \(token.token)"
+            let command = "bulwark-agent enroll --server \(server) --name \(host) --token \(token.token)"
+                + (reenroll ? " --force" : "")
             if json {
-                try printJSON(Output(token: token.token, expiresAt: token.expiresAt, enrollCommand: command))
+                try printJSON(
+                    Output(token: token.token, host: host, reenroll: reenroll, expiresAt: token.expiresAt, enrollCommand: command))
             } else {
-                // Only the token goes to stdout, so `TOKEN=$(bulwark agent token)` keeps working.
+                // Only the token goes to stdout, so `TOKEN=$(bulwark agent token --host H)` keeps working.
                 print(token.token)
-                printError("valid once, until \(token.expiresAt.formatted(.iso8601)); on the KVM host, run:")
+                printError("valid once, for host '\(host)' only, until \(token.expiresAt.formatted(.iso8601)); on that host, run:")
                 printError("  \(command)")
                 if let host = url.host, ["127.0.0.1", "localhost", "::1"].contains(host) {
                     printError("(\(host) is this machine: put the address the KVM host reaches this server at)")
@@ -171,7 +184,7 @@ struct AgentCommand: AsyncParsableCommand {
         func run() async throws {
             let agents: [AgentView] = try await server.withClient { client throws(ClientError) in try await client.get("/v1/agents") }
             if json { return try printJSON(agents) }
-            if agents.isEmpty { return print("no agents; make a token with: bulwark agent token") }
+            if agents.isEmpty { return print("no agents; make a token with: bulwark agent token --host NAME") }
             printTable(
                 ["HOST", "VMS", "ENROLLED", "LAST SEEN"],
                 agents.map { [$0.host, "\($0.vmCount)", $0.enrolledAt.formatted(.iso8601), $0.lastSeenAt?.formatted(.iso8601) ?? "never"] })

@@ -32,10 +32,12 @@ final class EnrollmentTestServer: Sendable {
         get throws { try String(contentsOfFile: data.file("ca.pem"), encoding: .utf8) }
     }
 
-    /// A new enrollment token, made with `bulwark agent token --json`.
-    func token() throws -> Token {
+    /// A new enrollment token for `host`, made with `bulwark agent token --json`.
+    func token(host: String = "kvm1", reenroll: Bool = false) throws -> Token {
         try JSONDecoder().decode(
-            Token.self, from: Data(try bulwark(["agent", "token", "--expires", "10m", "--json"]).utf8))
+            Token.self,
+            from: Data(try bulwark(
+                ["agent", "token", "--host", host, "--expires", "10m", "--json"] + (reenroll ? ["--reenroll"] : [])).utf8))
     }
 
     /// Runs the admin CLI against this server and returns its standard output.

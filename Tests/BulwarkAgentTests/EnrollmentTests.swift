@@ -9,7 +9,7 @@ import Testing
     @Test func enrollsAndSavesAnIdentityTheServerAnswers() async throws {
         try await withEnrollmentServer { server, state in
             let token = try server.token()
-            #expect(token.enrollCommand == "bulwark-agent enroll --server \(server.url) --token \(token.token)")
+            #expect(token.enrollCommand == "bulwark-agent enroll --server \(server.url) --name kvm1 --token \(token.token)")
             let identity = try await Enrollment(
                 server: server.url + "/", token: token.token, host: "kvm1", stateDirectory: state.path
             ).run()
@@ -104,7 +104,7 @@ import Testing
             let first = try await Enrollment(
                 server: server.url, token: try server.token().token, host: "kvm1", stateDirectory: state.path
             ).run()
-            let second = try server.token().token
+            let second = try server.token(host: "kvm1b").token
             let refused = await #expect(throws: AgentError.self) {
                 try await Enrollment(server: server.url, token: second, host: "kvm1b", stateDirectory: state.path).run()
             }
@@ -165,9 +165,41 @@ import Testing
             let enrolled = try enroll(["--server", server.url, "--token", token, "--name", "kvm1"])
             #expect(enrolled.status == 0, "\(enrolled.output)")
             #expect(enrolled.output.contains("enrolled as 'kvm1'"))
-            let again = try enroll(["--server", server.url, "--token", try server.token().token, "--name", "kvm1"])
+            let again = try enroll(["--server", server.url, "--token", try server.token(reenroll: true).token, "--name", "kvm1"])
             #expect(again.status == 78)
             #expect(again.output.contains("--force"))
+
+            // A token is for one host: another name is refused by the server (exit 1), naming the token's host.
+            let elsewhere = try TemporaryDirectory("agent-state-other")
+            defer { elsewhere.cleanUp() }
+            let wrong = try ChildProcess(
+                agent, ["enroll", "--state-dir", elsewhere.path, "--server", server.url, "--token",
+                        try server.token(host: "kvm2").token, "--name", "kvm3"]).wait()
+            #expect(wrong.status == 1, "\(wrong.output)")
+            #expect(wrong.output.contains("issued for host 'kvm2', not 'kvm3'"), "\(wrong.output)")
+            #expect(!AgentIdentity.exists(in: elsewhere.path))
+        }
+    }
+
+    @Test func reenrollingAHostReplacesItsCertificateAndTheOldOneStopsWorking() async throws {
+        try await withEnrollmentServer { server, state in
+            try await Enrollment(
+                server: server.url, token: try server.token().token, host: "kvm1", stateDirectory: state.path
+            ).run()
+            // `agent token --host kvm1` without --reenroll is refused: the host is enrolled.
+            #expect(throws: TestFailure.self) { try server.token() }
+
+            let replacement = try TemporaryDirectory("agent-state-new")
+            defer { replacement.cleanUp() }
+            let token = try server.token(reenroll: true)
+            #expect(token.enrollCommand.hasSuffix("--force"))
+            try await Enrollment(
+                server: server.url, token: token.token, host: "kvm1", stateDirectory: replacement.path
+            ).run()
+            #expect(await HostCheck.enrollment(stateDirectory: replacement.path).map(\.status) == [.ok, .ok])
+            let old = await HostCheck.enrollment(stateDirectory: state.path)
+            #expect(old.map(\.status) == [.ok, .fail], "the replaced certificate no longer opens agent calls: \(old)")
+            #expect(try server.bulwark(["alerts"]).contains("agent-reenrolled"))
         }
     }
 }

@@ -98,7 +98,7 @@ import TestSupport
     @Test func bundledMigrationsAreNumberedWithoutGaps() throws {
         let migrations = try SchemaMigration.bundled()
         #expect(migrations.map(\.version) == Array(1...migrations.count))
-        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql", "0004-schedule.sql", "0005-retries-verification.sql"])
+        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql", "0004-schedule.sql", "0005-retries-verification.sql", "0006-trust-boundaries.sql"])
     }
 
     @Test func versions2And3AddTheAgentTaskColumnsToJobs() async throws {

@@ -20,7 +20,8 @@ import X509
 
     @Test func tokenBuysOneCertificateOnly() async throws {
         try await withServer { client, directory in
-            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(expires: "10m"))
+            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm7", expires: "10m"))
+            #expect(token.host == "kvm7")
             let request = try Self.csr(host: "kvm7")
 
             let badCSR = await #expect(throws: ClientError.self) {
@@ -62,7 +63,7 @@ import X509
         let files = try TemporaryDirectory("enroll")
         defer { files.cleanUp() }
         try await withServer { client, directory in
-            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest())
+            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm1"))
             let request = try Self.csr(host: "kvm1")
             let enrolled: EnrollmentResponse = try await client.post(
                 "/v1/enroll", EnrollmentRequest(token: token.token, host: "kvm1", csr: request.pem))
@@ -85,6 +86,82 @@ import X509
             }
             #expect(try curl(files.file("agent.pem"), files.file("agent-key.pem")) == 0)
             #expect(try curl(files.file("foreign.pem"), files.file("foreign-key.pem")) != 0)
+        }
+    }
+
+    @Test func aTokenEnrollsOnlyItsHostAndIsCheckedBeforeTheCSR() async throws {
+        try await withServer { client, _ in
+            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm1"))
+            // Another host's name is refused before the CSR is looked at: garbage CSR, yet the answer is about the
+            // token, and the token stays usable by its own host.
+            let wrongHost = await #expect(throws: ClientError.self) {
+                let _: EnrollmentResponse = try await client.post(
+                    "/v1/enroll", EnrollmentRequest(token: token.token, host: "kvm2", csr: "not a csr"))
+            }
+            #expect(wrongHost?.code == .unauthorized)
+            #expect(wrongHost?.message.contains("issued for host 'kvm1', not 'kvm2'") == true, "\(String(describing: wrongHost))")
+            let wrongHostGoodCSR = await #expect(throws: ClientError.self) {
+                let _: EnrollmentResponse = try await client.post(
+                    "/v1/enroll", EnrollmentRequest(token: token.token, host: "kvm2", csr: try Self.csr(host: "kvm2").pem))
+            }
+            #expect(wrongHostGoodCSR?.message.contains("issued for host 'kvm1'") == true)
+            // An unknown token with a garbage CSR is a 401, not a CSR parse error.
+            let unknown = await #expect(throws: ClientError.self) {
+                let _: EnrollmentResponse = try await client.post(
+                    "/v1/enroll", EnrollmentRequest(token: "0000", host: "kvm1", csr: "not a csr"))
+            }
+            #expect(unknown?.code == .unauthorized)
+            #expect(unknown?.message.contains("unknown enrollment token") == true, "\(String(describing: unknown))")
+
+            let agentsBefore: [AgentView] = try await client.get("/v1/agents")
+            #expect(agentsBefore.isEmpty, "nothing was signed or recorded")
+            let _: EnrollmentResponse = try await client.post(
+                "/v1/enroll", EnrollmentRequest(token: token.token, host: "KVM1", csr: try Self.csr(host: "KVM1").pem))
+        }
+    }
+
+    @Test func anEnrolledHostIsReplacedOnlyWithAReenrollmentTokenWhichRaisesAnAlert() async throws {
+        try await withServer { client, _ in
+            let first: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm1"))
+            let original: EnrollmentResponse = try await client.post(
+                "/v1/enroll", EnrollmentRequest(token: first.token, host: "kvm1", csr: try Self.csr(host: "kvm1").pem))
+
+            // An admin cannot make a plain token over an enrolled host, nor a re-enrollment token for a stranger.
+            let plain = await #expect(throws: ClientError.self) {
+                let _: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm1"))
+            }
+            #expect(plain?.message.contains("--reenroll") == true, "\(String(describing: plain))")
+            let stranger = await #expect(throws: ClientError.self) {
+                let _: EnrollmentTokenView = try await client.post(
+                    "/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm9", reenroll: true))
+            }
+            #expect(stranger?.code == .notFound)
+
+            // A token made for kvm2 cannot take over kvm1.
+            let other: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm2"))
+            let takeover = await #expect(throws: ClientError.self) {
+                let _: EnrollmentResponse = try await client.post(
+                    "/v1/enroll", EnrollmentRequest(token: other.token, host: "kvm1", csr: try Self.csr(host: "kvm1").pem))
+            }
+            #expect(takeover?.message.contains("issued for host 'kvm2'") == true)
+            var agents: [AgentView] = try await client.get("/v1/agents")
+            #expect(agents.first { $0.host == "kvm1" }?.certificateFingerprint
+                == (try CertificateAuthority.fingerprint(of: try Certificate(pemEncoded: original.certificate))))
+            let quiet: [AlertView] = try await client.get("/v1/alerts")
+            #expect(!quiet.contains { $0.kind == "agent-reenrolled" })
+
+            let again: EnrollmentTokenView = try await client.post(
+                "/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm1", reenroll: true))
+            #expect(again.reenroll == true)
+            let replaced: EnrollmentResponse = try await client.post(
+                "/v1/enroll", EnrollmentRequest(token: again.token, host: "kvm1", csr: try Self.csr(host: "kvm1").pem))
+            agents = try await client.get("/v1/agents")
+            #expect(agents.first { $0.host == "kvm1" }?.certificateFingerprint
+                == (try CertificateAuthority.fingerprint(of: try Certificate(pemEncoded: replaced.certificate))))
+            let alerts: [AlertView] = try await client.get("/v1/alerts")
+            let alert = alerts.first { $0.kind == "agent-reenrolled" }
+            #expect(alert?.subject == "agent kvm1")
+            #expect(alert?.message.contains("bulwark agent remove kvm1") == true, "\(String(describing: alert))")
         }
     }
 }

@@ -44,7 +44,7 @@ final class FakeAgent: Sendable {
 
     /// Enrolls `host` through the admin API and returns its agent.
     static func enroll(_ host: String, admin: BulwarkAPIClient, directory: ServerDataDirectory) async throws -> FakeAgent {
-        let token: EnrollmentTokenView = try await admin.post("/v1/agents/tokens", EnrollmentTokenRequest())
+        let token: EnrollmentTokenView = try await admin.post("/v1/agents/tokens", EnrollmentTokenRequest(host: host))
         let request = try EnrollmentTests.csr(host: host)
         let enrolled: EnrollmentResponse = try await admin.post(
             "/v1/enroll", EnrollmentRequest(token: token.token, host: host, csr: request.pem))

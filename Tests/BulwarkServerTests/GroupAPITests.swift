@@ -197,12 +197,12 @@ import Testing
             #expect(alerts.isEmpty)
             let agents: [AgentView] = try await client.get("/v1/agents")
             #expect(agents.map(\.host) == ["kvm1", "kvm2"])
-            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(expires: "1h"))
+            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm3", expires: "1h"))
             // SECRET.CA-FINGERPRINT: 64 hex digits each, so the agent can check the server before sending the secret.
             let parts = token.token.split(separator: ".")
             #expect(parts.count == 2 && parts.allSatisfy { $0.count == 64 })
             let badExpiry = await #expect(throws: ClientError.self) {
-                let _: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(expires: "90d"))
+                let _: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "kvm3", expires: "90d"))
             }
             #expect(badExpiry?.message.contains("--expires") == true)
             let removed: AgentView = try await client.delete("/v1/agents/kvm2")

@@ -31,7 +31,7 @@ extension IntegrationSuite {
 
                 // The VM "moves": its host's agent is gone, another host's agent reports it.
                 testbed.killAgent()
-                let token: EnrollmentTokenView = try await testbed.client.post("/v1/agents/tokens", EnrollmentTokenRequest())
+                let token: EnrollmentTokenView = try await testbed.client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: "otherhost"))
                 let url = try String(contentsOfFile: testbed.directory.file("server/address"), encoding: .utf8)
                     .trimmingCharacters(in: .whitespacesAndNewlines)
                 let state = testbed.directory.file("agent2")

@@ -60,7 +60,7 @@ final class Testbed: @unchecked Sendable {
                 server: nil, token: nil, ca: nil, environment: ["BULWARK_DATA_DIR": directory.file("server")]))
         let testbed = Testbed(directory: directory, server: server, client: client, scheduler: scheduler)
         do {
-            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest())
+            let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: testbed.host))
             let url = try String(contentsOfFile: directory.file("server/address"), encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             try ChildProcess.run(

@@ -8,8 +8,16 @@ public struct EnrollmentTokenInfo: Hashable, Sendable {
     public var usedAt: Date?
     /// The host that used it.
     public var usedByHost: String?
+    /// The one host it enrolls.
+    public var host: String?
+    /// Whether it replaces the certificate of a host that is enrolled already.
+    public var reenroll: Bool
 
-    public init(createdAt: Date, expiresAt: Date, usedAt: Date?, usedByHost: String?) {
+    public init(
+        createdAt: Date, expiresAt: Date, usedAt: Date?, usedByHost: String?, host: String? = nil, reenroll: Bool = false
+    ) {
+        self.host = host
+        self.reenroll = reenroll
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.usedAt = usedAt
