@@ -104,3 +104,15 @@ public struct MaintenanceReport: Codable, Sendable, Hashable {
         self.job = job
     }
 }
+
+/// `POST /v1/vms/move`: an admin confirms that a VM another host reports is that host's now.
+public struct VMMoveRequest: Codable, Sendable, Hashable {
+    /// The VM: HOST/NAME, a UUID, or a unique NAME.
+    public var vm: String
+    /// The host that reports the VM and is to hold it.
+    public var toHost: String
+    public init(vm: String, toHost: String) {
+        self.vm = vm
+        self.toHost = toHost
+    }
+}

@@ -53,12 +53,19 @@ extension Catalog {
     }
 
     /// Forgets an agent. Its VMs that are protected or have points stay, with no host and state `missing`; the
-    /// rest are forgotten with it.
+    /// rest are forgotten with it. The tasks it was running fail in the same transaction: its certificate opens
+    /// nothing any more, so nothing could ever finish them, and their VMs would stay blocked.
     @discardableResult
-    public func removeAgent(host: String) async throws -> InventoryChange {
+    public func removeAgent(host: String, now: Date = Date()) async throws -> InventoryChange {
         try await write { db in
             let record = try Self.agentRecord(db, host: host)
-            let change = try Self.replaceInventory(db, hostID: record.id!, vms: [], now: Date())
+            for var task in try Self.runningTasks(db, host: record.host) {
+                try Self.end(
+                    db, &task, as: .failed,
+                    error: "the agent of host '\(record.host)' was removed while the task ran; nothing of it is a recovery point",
+                    now: now)
+            }
+            let change = try Self.replaceInventory(db, hostID: record.id!, vms: [], now: now)
             try record.delete(db)
             return change
         }

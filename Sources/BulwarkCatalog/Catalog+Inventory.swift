@@ -5,9 +5,13 @@ import GRDB
 extension Catalog {
     /// Replaces what the catalog knows about `host`'s VMs with its agent's full report.
     ///
-    /// A VM reported here that another host reported before has moved (live migration): it follows. A VM this host
-    /// no longer reports is forgotten, unless it is protected or has recovery points: then it stays, with no host
-    /// and state `missing`, so its points and membership survive until it turns up elsewhere.
+    /// A host reports only its own VMs: a VM another enrolled host holds does not move on this host's word. The
+    /// report is recorded as a *claim* (`vm_claim`) and raises a `vm-claim-conflict` alert, and the VM stays with
+    /// its host, which alone is given its tasks and its in-place restores. It moves when there is evidence: its
+    /// host stops reporting it (a live migration ends so), at which point it follows the latest claimant at once,
+    /// or an admin moves it (``moveVM(_:toHost:now:)``). A VM with no host (missing) follows the host that reports
+    /// it. A VM this host no longer reports is forgotten, unless it is protected or has recovery points: then it
+    /// stays, with no host and state `missing`, so its points and membership survive until it turns up elsewhere.
     @discardableResult
     public func replaceInventory(host: String, vms: [ReportedVM], now: Date = Date()) async throws -> InventoryChange {
         try Self.checkReport(vms, host: host)
@@ -49,8 +53,17 @@ extension Catalog {
         // Detach first so that names freed by renames on this host cannot collide while rows are rewritten.
         try db.execute(sql: "UPDATE vm SET host_id = NULL WHERE host_id = ?", arguments: [hostID])
         var change = InventoryChange()
+        var claimed = Set<String>()
         for vm in vms {
             let uuid = vm.uuid.catalogText
+            if let owner = try Int64.fetchOne(db, sql: "SELECT host_id FROM vm WHERE uuid = ?", arguments: [uuid]),
+                owner != hostID
+            {
+                try recordClaim(db, vm: vm, claimant: hostID, owner: owner, now: now)
+                claimed.insert(uuid)
+                change.claimed.append(vm.uuid)
+                continue
+            }
             try VMRecord(
                 uuid: uuid, hostId: hostID, name: vm.name, state: vm.state.rawValue,
                 guestAgentAnswering: vm.guestAgentAnswering, lastReportedAt: now
@@ -64,8 +77,31 @@ extension Catalog {
             }
             if !previous.contains(uuid) { change.arrived.append(vm.uuid) }
         }
+        // Claims this host no longer makes, and its claims on VMs that are its own now, are over.
+        let ended = try String.fetchAll(db, sql: "SELECT vm_uuid FROM vm_claim WHERE host_id = ?", arguments: [hostID])
+            .filter { !claimed.contains($0) }
+        for uuid in ended {
+            try db.execute(sql: "DELETE FROM vm_claim WHERE vm_uuid = ? AND host_id = ?", arguments: [uuid, hostID])
+            try settleClaimAlert(db, vm: uuid, now: now)
+        }
         let reported = Set(vms.map { $0.uuid.catalogText })
         for uuid in previous.subtracting(reported).sorted() {
+            // Its host no longer reports it while another host does: the evidence of a migration.
+            if let claim = try Row.fetchOne(
+                db,
+                sql: "SELECT host_id, name FROM vm_claim WHERE vm_uuid = ? ORDER BY last_seen_at DESC, host_id LIMIT 1",
+                arguments: [uuid]),
+                try Bool.fetchOne(
+                    db, sql: "SELECT NOT EXISTS (SELECT 1 FROM vm WHERE host_id = ? AND name = ?)",
+                    arguments: [claim["host_id"], claim["name"]]) ?? false
+            {
+                try db.execute(
+                    sql: "UPDATE vm SET host_id = ?, name = ?, last_reported_at = ? WHERE uuid = ?",
+                    arguments: [claim["host_id"], claim["name"], now, uuid])
+                try db.execute(sql: "DELETE FROM vm_claim WHERE vm_uuid = ?", arguments: [uuid])
+                try settleClaimAlert(db, vm: uuid, now: now)
+                continue
+            }
             let kept = try Bool.fetchOne(
                 db,
                 sql: """
@@ -83,6 +119,82 @@ extension Catalog {
             }
         }
         return change
+    }
+
+    /// Records that `claimant` reports a VM that `owner` holds, and keeps the VM's conflict alert open.
+    private static func recordClaim(_ db: Database, vm: ReportedVM, claimant: Int64, owner: Int64, now: Date) throws {
+        let uuid = vm.uuid.catalogText
+        try db.execute(
+            sql: """
+                INSERT INTO vm_claim (vm_uuid, host_id, name, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (vm_uuid, host_id) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at
+                """,
+            arguments: [uuid, claimant, vm.name, now, now])
+        try settleClaimAlert(db, vm: uuid, now: now)
+    }
+
+    /// Raises or updates the VM's `vm-claim-conflict` alert while any host claims it, and resolves it when none does.
+    static func settleClaimAlert(_ db: Database, vm uuid: String, now: Date) throws {
+        let subject = "vm \(uuid)"
+        let claimants = try String.fetchAll(
+            db,
+            sql: "SELECT agent.host FROM vm_claim JOIN agent ON agent.id = vm_claim.host_id WHERE vm_uuid = ? ORDER BY agent.host",
+            arguments: [uuid])
+        guard !claimants.isEmpty,
+            let owner = try Row.fetchOne(
+                db, sql: "SELECT vm.name, agent.host FROM vm JOIN agent ON agent.id = vm.host_id WHERE vm.uuid = ?",
+                arguments: [uuid])
+        else {
+            try resolveAlerts(db, kind: .vmClaimConflict, subject: subject, at: now)
+            return
+        }
+        let host: String = owner["host"]
+        let name: String = owner["name"]
+        try raiseAlert(
+            db, kind: .vmClaimConflict, severity: .critical, subject: subject,
+            message: "VM \(host)/\(name) (\(uuid)) is also reported by host \(claimants.map { "'\($0)'" }.joined(separator: ", ")); "
+                + "it stays with '\(host)', which alone runs its syncs and in-place restores. If it really moved, "
+                + "the move completes when '\(host)' stops reporting it, or confirm with `bulwark vm move \(uuid) --to-host \(claimants[0])`; "
+                + "if not, a host reports a VM that is not its own: check that host",
+            at: now)
+    }
+
+    /// Moves a VM to `host`, which must report it (claim it) now: what an admin confirms when a VM really moved but
+    /// its old host still reports it (a copy left defined there, say). Ends every claim on the VM; a host that goes
+    /// on reporting it claims it anew.
+    public func moveVM(_ reference: VMReference, toHost host: String, now: Date = Date()) async throws -> VMInfo {
+        try await write { db in
+            let vm = try Self.resolveVM(db, reference)
+            let agent = try Self.agentRecord(db, host: host)
+            if vm.host?.caseInsensitiveCompare(agent.host) == .orderedSame {
+                throw CatalogError(.conflict, "VM \(vm.reference) is on host '\(agent.host)' already")
+            }
+            if let active = try Self.activeJob(db, vm: vm.uuid) {
+                throw CatalogError(
+                    .conflict,
+                    "VM \(vm.reference) has \(active.kind) job \(active.id) \(active.state); wait for it or cancel it (`bulwark job cancel \(active.id)`) before moving the VM")
+            }
+            guard let name = try String.fetchOne(
+                db, sql: "SELECT name FROM vm_claim WHERE vm_uuid = ? AND host_id = ?",
+                arguments: [vm.uuid.catalogText, agent.id])
+            else {
+                throw CatalogError(
+                    .conflict,
+                    "host '\(agent.host)' does not report VM \(vm.reference); a VM moves only to a host that reports it (`bulwark alerts` lists the conflicts)")
+            }
+            if let clash = try String.fetchOne(
+                db, sql: "SELECT uuid FROM vm WHERE host_id = ? AND name = ?", arguments: [agent.id, name])
+            {
+                throw CatalogError(
+                    .conflict, "host '\(agent.host)' has another VM named '\(name)' (\(clash)); rename one in libvirt first")
+            }
+            try db.execute(
+                sql: "UPDATE vm SET host_id = ?, name = ?, last_reported_at = ? WHERE uuid = ?",
+                arguments: [agent.id, name, now, vm.uuid.catalogText])
+            try db.execute(sql: "DELETE FROM vm_claim WHERE vm_uuid = ?", arguments: [vm.uuid.catalogText])
+            try Self.settleClaimAlert(db, vm: vm.uuid.catalogText, now: now)
+            return try Self.fetchVM(db, uuid: vm.uuid.catalogText)
+        }
     }
 
     /// VMs by host and name; only `host`'s when given, only those in no group when `unprotectedOnly`.

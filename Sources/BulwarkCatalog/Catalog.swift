@@ -41,6 +41,9 @@ public final class Catalog: Sendable {
         configuration.foreignKeysEnabled = true
         // Another process (an admin's sqlite3, a backup of the file) may hold a lock for a moment.
         configuration.busyMode = .timeout(10)
+        // WAL's default (NORMAL) can lose the last commits on a power cut: a recovery point whose row is gone while
+        // its agent already dropped the checkpoint it was based on. A commit is a point; it must survive.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         self.path = path
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

@@ -3,10 +3,36 @@ import BulwarkAPI
 import BulwarkClient
 import Foundation
 
-/// `bulwark vm list`.
+/// `bulwark vm list` and `bulwark vm move`.
 struct VMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "vm", abstract: "Virtual machines the agents report.", subcommands: [List.self])
+        commandName: "vm", abstract: "Virtual machines the agents report.", subcommands: [List.self, Move.self])
+
+    struct Move: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Confirm that a VM now lives on another host that reports it.",
+            discussion: """
+                A VM stays with its host while a second host also reports it (a vm-claim-conflict alert says so): \
+                only its host runs its syncs and in-place restores. It follows the other host by itself when its \
+                old host stops reporting it. When it really moved but the old host still reports it (a copy left \
+                defined there), move it here. The host must report the VM now.
+
+                Exit codes: 0 moved; 1 refused (the host does not report the VM, or has another VM of that name); \
+                65 bad input.
+                """)
+        @Argument(help: "The VM: HOST/NAME, UUID, or a unique NAME.") var vm: String
+        @Option(name: .customLong("to-host"), help: "The host that reports the VM and is to hold it.") var toHost: String
+        @Flag(name: .long, help: "Print JSON.") var json = false
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let moved: VMView = try await server.withClient { client throws(ClientError) in
+                try await client.post("/v1/vms/move", VMMoveRequest(vm: vm, toHost: toHost))
+            }
+            if json { return try printJSON(moved) }
+            print("VM \(moved.uuid.uuidString.lowercased()) is now \(moved.host ?? "?")/\(moved.name)")
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List VMs, with their protection group.")

@@ -73,6 +73,62 @@ import Testing
         }
     }
 
+    @Test func aSecondHostReportingAVMClaimsItWithoutMovingIt() async throws {
+        try await withCatalog { catalog, _ in
+            try await addHost(catalog, "kvm1")
+            try await addHost(catalog, "kvm2")
+            let web = reported("web1")
+            try await catalog.replaceInventory(host: "kvm1", vms: [web], now: t0)
+
+            // kvm2 reports the same UUID under another name: a claim, an alert, and the VM stays on kvm1.
+            let claim = try await catalog.replaceInventory(
+                host: "kvm2", vms: [reported("stolen", uuid: web.uuid)], now: t0.addingTimeInterval(10))
+            #expect(claim.claimed == [web.uuid] && claim.arrived.isEmpty)
+            var vm = try await catalog.vm(uuid: web.uuid)
+            #expect(vm.host == "kvm1" && vm.name == "web1")
+            var alerts = try await catalog.alerts()
+            #expect(alerts.map(\.kind) == [.vmClaimConflict])
+            #expect(alerts.first?.message.contains("also reported by host 'kvm2'") == true)
+            #expect(alerts.first?.message.contains("bulwark vm move") == true)
+            // kvm1 keeps reporting it: nothing changes, however often kvm2 claims.
+            try await catalog.replaceInventory(host: "kvm1", vms: [web], now: t0.addingTimeInterval(20))
+            try await catalog.replaceInventory(host: "kvm2", vms: [reported("stolen", uuid: web.uuid)], now: t0.addingTimeInterval(30))
+            vm = try await catalog.vm(uuid: web.uuid)
+            #expect(vm.host == "kvm1" && vm.name == "web1")
+            #expect(try await catalog.alerts().count == 1)
+
+            // kvm2 stops claiming: the alert resolves.
+            try await catalog.replaceInventory(host: "kvm2", vms: [], now: t0.addingTimeInterval(40))
+            #expect(try await catalog.alerts().isEmpty)
+
+            // A live migration: kvm2 reports it, then kvm1 stops: the VM follows kvm2 at once, the alert resolves.
+            try await catalog.replaceInventory(host: "kvm2", vms: [reported("web1", uuid: web.uuid)], now: t0.addingTimeInterval(50))
+            #expect(try await catalog.vm(uuid: web.uuid).host == "kvm1")
+            try await catalog.replaceInventory(host: "kvm1", vms: [], now: t0.addingTimeInterval(51))
+            vm = try await catalog.vm(uuid: web.uuid)
+            #expect(vm.host == "kvm2" && vm.name == "web1")
+            #expect(try await catalog.alerts().isEmpty)
+
+            // kvm1 reports it again: now kvm1 is the claimant.
+            try await catalog.replaceInventory(host: "kvm1", vms: [web], now: t0.addingTimeInterval(60))
+            #expect(try await catalog.vm(uuid: web.uuid).host == "kvm2")
+            alerts = try await catalog.alerts()
+            #expect(alerts.first?.message.contains("also reported by host 'kvm1'") == true)
+
+            // An admin moves it to a host that claims it; not to one that does not.
+            try await addHost(catalog, "kvm3")
+            await expectCatalogError(.conflict, "does not report") {
+                try await catalog.moveVM(.uuid(web.uuid), toHost: "kvm3", now: t0.addingTimeInterval(70))
+            }
+            let moved = try await catalog.moveVM(.uuid(web.uuid), toHost: "kvm1", now: t0.addingTimeInterval(70))
+            #expect(moved.host == "kvm1")
+            #expect(try await catalog.alerts().isEmpty)
+            await expectCatalogError(.conflict, "already") {
+                try await catalog.moveVM(.uuid(web.uuid), toHost: "kvm1", now: t0.addingTimeInterval(71))
+            }
+        }
+    }
+
     @Test func filtersByHostAndProtection() async throws {
         try await withCatalog { catalog, _ in
             try await addHost(catalog, "kvm1")

@@ -8,6 +8,8 @@ public struct InventoryChange: Hashable, Sendable {
     public var forgotten: [UUID]
     /// VMs the host no longer reports that are protected or have points: kept, with no host, state `missing`.
     public var missing: [UUID]
+    /// VMs the host reports that another host holds: recorded as claims, not moved.
+    public var claimed: [UUID] = []
 
     public init(arrived: [UUID] = [], forgotten: [UUID] = [], missing: [UUID] = []) {
         self.arrived = arrived
