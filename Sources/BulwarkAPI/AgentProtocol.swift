@@ -252,6 +252,10 @@ public struct AgentCommit: Codable, Sendable, Hashable {
 
 /// The committed point.
 public struct AgentCommitResult: Codable, Sendable, Hashable {
+    /// The error code (409) of a commit refused because a chunk it names is gone from the datastore: a failure that
+    /// may pass, since a new try of the sync uploads the chunk again.
+    public static let chunkMissingCode = "chunk-missing"
+
     public var pointID: String
     public init(pointID: String) { self.pointID = pointID }
 }

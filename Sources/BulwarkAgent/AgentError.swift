@@ -25,6 +25,8 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
         public static let quiesceRequired = Code("quiesce-required")
         /// The task was cancelled by an admin.
         public static let cancelled = Code("cancelled")
+        /// The server refused a commit because a chunk it names is gone from the datastore; a new try sends it.
+        public static let chunkMissing = Code("chunk-missing")
         /// A local file or process failed (scratch space, qemu-nbd).
         public static let local = Code("local")
 

@@ -98,6 +98,8 @@ public final class ServerConnection: Sendable {
                 switch status {
                 // An admin cancelled the task while this call was on its way (a commit, a restore's completion).
                 case 409 where body?.error.code == "cancelled": .cancelled
+                // A chunk the sync counted on went from the datastore before its commit: a new try sends it again.
+                case 409 where body?.error.code == AgentCommitResult.chunkMissingCode: .chunkMissing
                 case 401, 403: .unauthorized
                 case 404: .notFound
                 // The datastore is full: retrying would not help, the admin must act.

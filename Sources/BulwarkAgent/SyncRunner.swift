@@ -105,7 +105,7 @@ public struct SyncRunner: Sendable {
         if let error = failure as? LibvirtError { return passing.contains(error.code) }
         guard let error = failure as? AgentError else { return false }
         switch error.code {
-        case .unreachable, .nbd: return true
+        case .unreachable, .nbd, .chunkMissing: return true
         case .libvirt: return (error.cause as? LibvirtError).map { passing.contains($0.code) } ?? false
         default: return false
         }

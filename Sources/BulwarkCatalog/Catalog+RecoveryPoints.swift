@@ -73,11 +73,30 @@ extension Catalog {
         }
     }
 
-    /// Forgets a point; the caller deletes its indexes from the datastore first.
+    /// Forgets a point (`--delete-data`); refused with `conflict` while a lease or a restore reads it, in the same
+    /// transaction as the delete. The caller deletes the point's files after the row: a point the catalog lists is
+    /// always whole.
     public func deleteRecoveryPoint(id: RecoveryPointID) async throws {
+        try await deleteRecoveryPoints(ids: [id])
+    }
+
+    /// Forgets all of `ids` or none: refused whole with `conflict`, naming the first point a lease or a restore
+    /// reads, checked in the transaction that deletes.
+    @discardableResult
+    public func deleteRecoveryPoints(ids: [RecoveryPointID]) async throws -> [RecoveryPointInfo] {
         try await write { db in
-            _ = try Self.fetchPoint(db, id: id)
-            try db.execute(sql: "DELETE FROM recovery_point WHERE id = ?", arguments: [id.description])
+            var deleted: [RecoveryPointInfo] = []
+            for id in ids {
+                let point = try Self.fetchPoint(db, id: id)
+                if let reason = try Self.pointInUse(db, id.description) {
+                    throw CatalogError(
+                        .conflict,
+                        "recovery point \(id) of VM \(point.vmName) cannot be deleted now: \(reason); nothing was deleted, try again when it ends")
+                }
+                try db.execute(sql: "DELETE FROM recovery_point WHERE id = ?", arguments: [id.description])
+                deleted.append(point)
+            }
+            return deleted
         }
     }
 

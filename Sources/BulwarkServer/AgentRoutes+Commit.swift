@@ -7,6 +7,10 @@ import Hummingbird
 import Logging
 
 extension AgentRoutes {
+    /// The error code of a commit refused because a chunk it names is gone: the agent fails the task as one that
+    /// may pass, so it is tried again.
+    static let chunkMissingCode = AgentCommitResult.chunkMissingCode
+
     /// Commits a sync: checks the indexes, writes them and the manifest (which fails if any chunk they name is
     /// missing), then records the point, its checkpoint and the job's success in one catalog transaction.
     ///
@@ -42,7 +46,11 @@ extension AgentRoutes {
                 return try store.writeRecoveryPoint(manifest: manifest, indexes: indexes)
             }
         } catch let error as DatastoreError where error.code == .chunkMissing {
-            throw APIError(.badRequest, code: error.code.rawValue, message: error.message)
+            // A chunk the sync counted on went between its query and this commit (garbage collection, a verify's
+            // quarantine, a hand in the datastore): nothing the agent did wrong, and a new try uploads it again.
+            throw APIError(
+                .conflict, code: Self.chunkMissingCode,
+                message: "\(error.message); the sync is tried again, which stores the chunk again")
         }
 
         let logical = indexes.values.reduce(Int64(0)) { $0 + Int64(clamping: $1.logicalSize) }

@@ -29,13 +29,7 @@ extension AgentRoutes {
             let path = task.datastorePath.path
             let reference = RecoveryPointRef(vm: task.vmUUID, point: restore.point)
             let allowed = try await restores.digests(of: task.job.id) {
-                try await runBlocking {
-                    let store = try Datastore.open(at: path)
-                    let manifest = try store.readManifest(reference)
-                    var digests = Set<ChunkDigest>()
-                    for disk in manifest.disks { digests.formUnion(try store.readIndex(reference, disk: disk.target).digests) }
-                    return digests
-                }
+                try await Self.digests(of: reference, datastorePath: path)
             }
             guard allowed.contains(digest) else {
                 throw APIError.notFound("chunk \(digest) is not part of point \(restore.point), which task \(task.job.id) restores")
@@ -115,16 +109,30 @@ extension AgentRoutes {
     }
 }
 
-/// The chunks each running restore may read: its point's digests, loaded once per task.
-actor RestoreLedger {
-    private var allowed: [JobID: Set<ChunkDigest>] = [:]
-
-    func digests(of task: JobID, load: @Sendable () async throws -> Set<ChunkDigest>) async throws -> Set<ChunkDigest> {
-        if let known = allowed[task] { return known }
-        let loaded = try await load()
-        allowed[task] = loaded
-        return loaded
+extension AgentRoutes {
+    /// Every chunk digest the indexes of a point name.
+    static func digests(of point: RecoveryPointRef, datastorePath path: String) async throws -> Set<ChunkDigest> {
+        try await runBlocking {
+            let store = try Datastore.open(at: path)
+            let manifest = try store.readManifest(point)
+            var digests = Set<ChunkDigest>()
+            for disk in manifest.disks { digests.formUnion(try store.readIndex(point, disk: disk.target).digests) }
+            return digests
+        }
     }
 
-    func forget(_ task: JobID) { allowed[task] = nil }
+    /// The chunks a sync's chunk query may answer as present: those of its base point (none without a base).
+    func baseDigests(_ task: TaskInfo) async throws -> Set<ChunkDigest> {
+        guard let base = task.base else { return [] }
+        let reference = RecoveryPointRef(vm: task.vmUUID, point: base.point.id)
+        let path = task.datastorePath.path
+        return try await bases.digests(of: task.job.id) {
+            do {
+                return try await Self.digests(of: reference, datastorePath: path)
+            } catch let error as DatastoreError {
+                throw APIError.conflict(
+                    "the base point \(base.point.id) cannot be read from datastore \(task.datastore): \(error.message)")
+            }
+        }
+    }
 }

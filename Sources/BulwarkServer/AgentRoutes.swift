@@ -18,7 +18,8 @@ struct AgentRoutes {
     let taskSignal: TaskSignal
     let limits: JobLimits
     let retry: RetryPolicy
-    let restores = RestoreLedger()
+    let restores = PointDigestLedger()
+    let bases = PointDigestLedger()
     let runningTasks = RunningTaskCache()
 
     /// The longest an agent's poll for a task may wait.
@@ -102,10 +103,17 @@ struct AgentRoutes {
             let digests = try query.digests.map(Self.digest)
             let path = task.datastorePath.path
             let job = task.job.id.description
+            let known = try await baseDigests(task)
             let missing = try await runBlocking {
                 let store = try Datastore.open(at: path)
                 var seen = Set<ChunkDigest>()
-                return digests.filter { seen.insert($0).inserted && !store.hasChunk($0, stagedBy: job) }.map(\.description)
+                // Present only what this VM's base point or this task holds (never another VM's chunks: no oracle),
+                // and refresh each hit's time so garbage collection keeps it until the commit names it.
+                return digests.filter { digest in
+                    guard seen.insert(digest).inserted, digest != store.zeroDigest else { return false }
+                    if store.hasStagedChunk(digest, job: job) { return false }
+                    return !(known.contains(digest) && store.refreshChunk(digest))
+                }.map(\.description)
             }
             return ChunkQueryResult(missing: missing)
         }
@@ -126,7 +134,9 @@ struct AgentRoutes {
                 throw APIError(.badRequest, code: error.code.rawValue, message: error.message)
             }
             if result.isNew { await uploads.add(result.storedBytes, for: task.job.id) }
-            return Response(status: result.isNew ? .created : .noContent)
+            // The same answer whether the datastore had the chunk or not: an agent learns nothing about other VMs'
+            // data from an upload either.
+            return Response(status: .created)
         }
         group.post("tasks/:id/commit") { request, context in
             let (task, host) = try await runningTask(context)
@@ -140,6 +150,7 @@ struct AgentRoutes {
             let committed = try await self.commit(commit, task: task, host: host, logger: Self.logger(context, task))
             // The commit ends the task.
             await runningTasks.forget(task.job.id)
+            await bases.forget(task.job.id)
             return committed
         }
         group.post("tasks/:id/finish") { request, context in
@@ -151,6 +162,7 @@ struct AgentRoutes {
                 transient: finish.transient ?? false, retry: retry)
             await uploads.forget(task.job.id)
             await restores.forget(task.job.id)
+            await bases.forget(task.job.id)
             await runningTasks.forget(task.job.id)
             await Self.notify(job, of: task, logger: Self.logger(context, task))
             await Self.promoteStagedChunks(of: task, logger: Self.logger(context, task))
@@ -182,6 +194,7 @@ struct AgentRoutes {
             if orphan.state == .failed {
                 await uploads.forget(orphan.id)
                 await restores.forget(orphan.id)
+                await bases.forget(orphan.id)
                 context.logger.warning("the agent no longer runs its task; failed it", metadata: ["job": "\(orphan.id)"])
             } else {
                 context.logger.notice("the task never reached the agent; queued it again", metadata: ["job": "\(orphan.id)"])

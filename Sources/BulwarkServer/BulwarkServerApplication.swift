@@ -46,6 +46,8 @@ public enum BulwarkServerApplication {
         // In the background: a slow --notify URL must not hold up the start.
         Task { [logger] in await AgentRoutes.notifyFailedRestores(interrupted, catalog: catalog, logger: logger) }
         try await AgentRoutes.recoverStagedChunks(catalog: catalog, logger: logger)
+        // Leases are held by readers of a running bulwarkd; none of the last run's reads goes on.
+        try await catalog.clearPointLeases()
         let startedAt = Date()
 
         let router = Router(context: BulwarkRequestContext.self)
@@ -66,7 +68,9 @@ public enum BulwarkServerApplication {
                 startedAt: startedAt, datastores: try await catalog.datastores().count)
         }
         DatastoreRoutes(catalog: catalog).register(on: api)
-        GroupRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
+        var groupLogger = logger
+        groupLogger[metadataKey: "service"] = "groups"
+        GroupRoutes(catalog: catalog, taskSignal: taskSignal, logger: groupLogger).register(on: api)
         InventoryRoutes(catalog: catalog).register(on: api)
         OperationRoutes(catalog: catalog).register(on: api)
         TaskRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
@@ -79,7 +83,7 @@ public enum BulwarkServerApplication {
         try? FileManager.default.removeItem(atPath: guestfsFolder)
         var exportLogger = logger
         exportLogger[metadataKey: "service"] = "exports"
-        let exports = PointExports(folder: exportFolder, logger: exportLogger)
+        let exports = PointExports(folder: exportFolder, catalog: catalog, logger: exportLogger)
         ExportRoutes(catalog: catalog, exports: exports).register(on: api)
         var recoveryLogger = logger
         recoveryLogger[metadataKey: "service"] = "recovery"
@@ -129,8 +133,7 @@ public enum BulwarkServerApplication {
             Scheduler(catalog: catalog, taskSignal: taskSignal, interval: interval, logger: schedulerLogger),
             // Retention is counted in days: an hourly pass prunes soon enough and costs nothing in between.
             Maintenance(
-                catalog: catalog, interval: .seconds(3600), logger: retentionLogger,
-                inUse: { await exports.pointsInUse() }),
+                catalog: catalog, interval: .seconds(3600), logger: retentionLogger),
             AlertMonitor(catalog: catalog, interval: interval, webhook: configuration.alertWebhook, logger: alertLogger),
         ] + (verification.isEnabled ? [verification] : [])
     }

@@ -4,11 +4,13 @@ import BulwarkCore
 import BulwarkStore
 import Foundation
 import Hummingbird
+import Logging
 
 /// `/v1/groups`: protection groups, their policies and members.
 struct GroupRoutes {
     let catalog: Catalog
     let taskSignal: TaskSignal
+    let logger: Logger
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
         group.post("groups") { request, context in
@@ -94,29 +96,34 @@ struct GroupRoutes {
         }
     }
 
-    /// Deletes the recovery points the group made for `vms`: each point's indexes in its own datastore first, then
-    /// the catalog row, so a failure half-way leaves rows whose data is gone only for points already deleted on disk.
+    /// Deletes the recovery points the group made for `vms`: all their catalog rows in one transaction, refused
+    /// whole while a lease or a restore reads any of them, then their files. A point the catalog lists is always
+    /// whole; files a failure leaves behind are only space, which the start-up reconciliation collects.
     func deletePoints(of group: GroupInfo, vms: [UUID]) async throws -> Int {
-        var paths: [ResourceName: String] = [:]
-        var deleted = 0
+        var points: [RecoveryPointInfo] = []
         for vm in vms {
-            for point in try await catalog.recoveryPoints(vm: vm) where point.group == group.name {
-                if paths[point.datastore] == nil {
-                    paths[point.datastore] = try await catalog.datastore(named: point.datastore).path.path
-                }
-                let path = paths[point.datastore]!
+            points += try await catalog.recoveryPoints(vm: vm).filter { $0.group == group.name }
+        }
+        let deleted = try await catalog.deleteRecoveryPoints(ids: points.map(\.id))
+        var paths: [ResourceName: String] = [:]
+        for datastore in try await catalog.datastores() { paths[datastore.name] = datastore.path.path }
+        for point in deleted {
+            guard let path = paths[point.datastore] else { continue }
+            do {
                 try await runBlocking {
                     do {
-                        try Datastore.open(at: path).deleteRecoveryPoint(RecoveryPointRef(vm: vm, point: point.id))
+                        try Datastore.open(at: path).deleteRecoveryPoint(RecoveryPointRef(vm: point.vmUUID, point: point.id))
                     } catch let error as DatastoreError where error.code == .pointNotFound {
-                        // Already gone from the datastore (an earlier attempt died after this step): drop the row.
+                        // Gone already: nothing to free.
                     }
                 }
-                try await catalog.deleteRecoveryPoint(id: point.id)
-                deleted += 1
+            } catch {
+                logger.warning(
+                    "the files of a deleted point remain; the next start of bulwarkd collects them",
+                    metadata: ["point": "\(point.id)", "error": "\(error)"])
             }
         }
-        return deleted
+        return deleted.count
     }
 
     static func name(_ context: BulwarkRequestContext) throws -> ResourceName {

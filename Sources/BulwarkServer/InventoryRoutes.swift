@@ -5,7 +5,7 @@ import BulwarkStore
 import Foundation
 import Hummingbird
 
-/// `/v1/vms`, `/v1/points`, `/v1/verify` and `/v1/gc`.
+/// `/v1/vms`, `/v1/vms/move`, `/v1/points`, `/v1/verify` and `/v1/gc`.
 struct InventoryRoutes {
     let catalog: Catalog
 
@@ -18,6 +18,13 @@ struct InventoryRoutes {
             let host = request.uri.queryParameters["host"].map(String.init)
             let unprotected = request.uri.queryParameters["unprotected"] == "true"
             return try await catalog.vms(host: host, unprotectedOnly: unprotected).map(Self.view)
+        }
+        group.post("vms/move") { request, context in
+            let body = try await request.decode(as: VMMoveRequest.self, context: context)
+            let moved = try await catalog.moveVM(try VMReference(parsing: body.vm), toHost: body.toHost)
+            context.logger.notice(
+                "VM moved by an admin", metadata: ["vm": "\(moved.uuid)", "host": "\(moved.host ?? "-")"])
+            return Self.view(moved)
         }
         group.get("points") { request, _ in
             guard let text = request.uri.queryParameters["vm"] else {
@@ -32,8 +39,8 @@ struct InventoryRoutes {
             return try await Verification.verify(catalog: catalog, datastores: targets, subject: subject).reports
         }
         group.post("gc") { request, _ in
-            try await maintain(request) { store, name in
-                let report = try store.collectGarbage(gracePeriod: Self.gcGracePeriod)
+            try await maintain(request) { store, name, writers in
+                let report = try store.collectGarbage(gracePeriod: Self.gcGracePeriod, writersSince: writers)
                 return MaintenanceReport(
                     datastore: name,
                     summary: "\(report.chunksRemoved) chunks (\(report.bytesRemoved) bytes) removed, "
@@ -44,9 +51,10 @@ struct InventoryRoutes {
         }
     }
 
-    /// Runs a maintenance pass on one datastore (`?datastore=NAME`) or on all of them, off the cooperative pool.
+    /// Runs a maintenance pass on one datastore (`?datastore=NAME`) or on all of them, off the cooperative pool;
+    /// `body` also gets when the oldest writer running on the datastore started.
     func maintain(
-        _ request: Request, _ body: @escaping @Sendable (Datastore, String) throws -> MaintenanceReport
+        _ request: Request, _ body: @escaping @Sendable (Datastore, String, Date?) throws -> MaintenanceReport
     ) async throws -> [MaintenanceReport] {
         let targets = try await datastores(request)
         var reports: [MaintenanceReport] = []
@@ -54,7 +62,8 @@ struct InventoryRoutes {
             let path = target.path.path
             let name = target.name.rawValue
             do {
-                reports.append(try await runBlocking { try body(try Datastore.open(at: path), name) })
+                let writers = try await catalog.oldestRunningWriter(datastore: target.name)
+                reports.append(try await runBlocking { try body(try Datastore.open(at: path), name, writers) })
             } catch {
                 reports.append(MaintenanceReport(datastore: name, summary: "cannot run: \(error)", ok: false))
             }

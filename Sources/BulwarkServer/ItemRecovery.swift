@@ -38,28 +38,36 @@ struct ItemRecovery: Sendable {
         guard access(plan.folder, W_OK) == 0 else {
             throw APIError.invalid("--to-folder '\(plan.folder)' is not writable by bulwarkd")
         }
-        let datastore = try await catalog.datastore(named: plan.point.datastore)
-        let disks = try await PointExports.disks(plan.point, datastorePath: datastore.path.path)
-        for target in plan.disks where !disks.contains(where: { $0.target == target }) {
-            throw APIError.invalid("--disk \(target): point \(plan.point.id) has disks \(disks.map(\.target).joined(separator: ", "))")
-        }
-        for target in plan.disks {
-            let file = "\(plan.folder)/\(Self.diskFile(plan, target))"
-            guard !FileManager.default.fileExists(atPath: file) else {
-                throw APIError.conflict("\(file) exists already; choose another --to-folder or remove it")
+        // The lease comes before the first read of the point: retention cannot delete it under the copy.
+        let lease = try await exports.hold(plan.point.id, holder: "item-level copy into \(plan.folder)")
+        let job: JobInfo
+        let disks: [RecoveryPointDisk]
+        do {
+            let datastore = try await catalog.datastore(named: plan.point.datastore)
+            disks = try await PointExports.disks(plan.point, datastorePath: datastore.path.path)
+            for target in plan.disks where !disks.contains(where: { $0.target == target }) {
+                throw APIError.invalid("--disk \(target): point \(plan.point.id) has disks \(disks.map(\.target).joined(separator: ", "))")
             }
+            for target in plan.disks {
+                let file = "\(plan.folder)/\(Self.diskFile(plan, target))"
+                guard !FileManager.default.fileExists(atPath: file) else {
+                    throw APIError.conflict("\(file) exists already; choose another --to-folder or remove it")
+                }
+            }
+            job = try await catalog.createJob(
+                NewJob(kind: .recovery, subject: plan.vm.reference, vmUUID: plan.vm.uuid, datastore: plan.point.datastore))
+        } catch {
+            await exports.release(lease)
+            throw error
         }
-        let job = try await catalog.createJob(
-            NewJob(kind: .recovery, subject: plan.vm.reference, vmUUID: plan.vm.uuid, datastore: plan.point.datastore))
         _ = try await catalog.appendJobLog(
             id: job.id, level: .info,
             message: "item-level recovery of \(plan.vm.reference) from point \(plan.point.id) (\(plan.point.createdAt.formatted(.iso8601))) into \(plan.folder) on the server: "
                 + (plan.items + plan.disks.map { "disk \($0)" }).joined(separator: ", "))
-        await exports.hold(plan.point.id)
         let running = try await catalog.updateJob(id: job.id, JobUpdate(state: .running, phase: .transfer))
         Task.detached { [self] in
             await run(plan, job: job.id, disks: disks)
-            await exports.release(plan.point.id)
+            await exports.release(lease)
         }
         return running
     }

@@ -12,18 +12,12 @@ struct Maintenance: Service {
     let interval: Duration
     let logger: Logger
     let clock: @Sendable () -> Date
-    /// Points in use now (served over NBD for a browse or a restore): kept until they are no longer.
-    let inUse: @Sendable () async -> Set<RecoveryPointID>
 
-    init(
-        catalog: Catalog, interval: Duration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
-        inUse: @escaping @Sendable () async -> Set<RecoveryPointID> = { [] }
-    ) {
+    init(catalog: Catalog, interval: Duration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.catalog = catalog
         self.interval = interval
         self.logger = logger
         self.clock = clock
-        self.inUse = inUse
     }
 
     /// What one pass did.
@@ -31,7 +25,8 @@ struct Maintenance: Service {
         var pruned: [RecoveryPointID] = []
         var failed: [RecoveryPointID] = []
         var collected: [ResourceName] = []
-        /// Past their retention but in use (served over NBD): pruned by a later pass.
+        /// Listed as due, then taken by a reader (a lease, a restore) before the prune's own transaction: pruned by a
+        /// later pass.
         var kept: [RecoveryPointID] = []
     }
 
@@ -40,36 +35,28 @@ struct Maintenance: Service {
     }
 
     /// Prunes what retention lets go at `now`, then collects garbage where points went.
+    ///
+    /// Each point is forgotten by ``Catalog/prunePoint(id:now:)``, which checks leases and restores in the
+    /// transaction that deletes the row; its files go after, so a reader that took its lease first never loses them.
     func pass(now: Date) async throws -> Report {
         var report = Report()
-        let due = try await catalog.prunablePoints(now: now)
-        let busy = await inUse()
-        let points = due.filter { !busy.contains($0.id) }
-        report.kept = due.filter { busy.contains($0.id) }.map(\.id)
-        if !report.kept.isEmpty {
-            logger.info(
-                "retention keeps points in use until they are released",
-                metadata: ["points": "\(report.kept.map(\.description).joined(separator: ", "))"])
-        }
+        let points = try await catalog.prunablePoints(now: now)
         guard !points.isEmpty else { return report }
         let job = try await catalog.createJob(NewJob(kind: .prune, subject: "retention", createdAt: now))
         _ = try await catalog.updateJob(id: job.id, JobUpdate(state: .running, phase: .transfer), at: now)
         var paths: [ResourceName: String] = [:]
         for datastore in try await catalog.datastores() { paths[datastore.name] = datastore.path.path }
         for point in points {
-            guard let path = paths[point.datastore] else { continue }
             let reference = RecoveryPointRef(vm: point.vmUUID, point: point.id)
             do {
-                // Files first: a point the catalog lists must be restorable; files the catalog no longer lists
-                // are only space, which the next pass or garbage collection frees.
-                try await runBlocking {
-                    do {
-                        try Datastore.open(at: path).deleteRecoveryPoint(reference)
-                    } catch let error as DatastoreError where error.code == .pointNotFound {
-                        // Gone already (a pass that stopped half-way): the catalog row is what remains.
-                    }
+                guard try await catalog.prunePoint(id: point.id, now: now) else {
+                    report.kept.append(point.id)
+                    _ = try await catalog.appendJobLog(
+                        id: job.id, level: .info,
+                        message: "kept point \(point.id) of \(point.vmName): a reader took it since the pass began; a later pass prunes it",
+                        at: now)
+                    continue
                 }
-                try await catalog.deleteRecoveryPoint(id: point.id)
                 report.pruned.append(point.id)
                 _ = try await catalog.appendJobLog(
                     id: job.id, level: .info,
@@ -79,14 +66,33 @@ struct Maintenance: Service {
                 report.failed.append(point.id)
                 _ = try await catalog.appendJobLog(
                     id: job.id, level: .error, message: "cannot prune point \(point.id) of \(point.vmName): \(error)", at: now)
+                continue
+            }
+            guard let path = paths[point.datastore] else { continue }
+            do {
+                try await runBlocking {
+                    do {
+                        try Datastore.open(at: path).deleteRecoveryPoint(reference)
+                    } catch let error as DatastoreError where error.code == .pointNotFound {
+                        // Gone already: nothing to free.
+                    }
+                }
+            } catch {
+                // The row is gone, so the files are only space: the start-up reconciliation collects them.
+                _ = try await catalog.appendJobLog(
+                    id: job.id, level: .warning,
+                    message: "the files of pruned point \(point.id) of \(point.vmName) remain: \(error); the next start of bulwarkd collects them",
+                    at: now)
             }
         }
         let pruned = Set(report.pruned)
         for name in Set(points.filter { pruned.contains($0.id) }.map(\.datastore)).sorted(by: { $0.rawValue < $1.rawValue }) {
             guard let path = paths[name] else { continue }
             do {
+                let writers = try await catalog.oldestRunningWriter(datastore: name)
                 let result = try await runBlocking {
-                    try Datastore.open(at: path).collectGarbage(gracePeriod: InventoryRoutes.gcGracePeriod, now: now)
+                    try Datastore.open(at: path).collectGarbage(
+                        gracePeriod: InventoryRoutes.gcGracePeriod, now: now, writersSince: writers)
                 }
                 report.collected.append(name)
                 _ = try await catalog.appendJobLog(

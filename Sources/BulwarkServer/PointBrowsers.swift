@@ -15,6 +15,8 @@ final class PointBrowsers: Sendable {
     private final class Entry: @unchecked Sendable {
         let lock = NSLock()
         var browser: GuestBrowser?
+        /// The catalog lease that keeps the point from retention while the browser lives.
+        var lease: String?
         var users = 0
         var lastUsed = ContinuousClock.now
     }
@@ -40,7 +42,18 @@ final class PointBrowsers: Sendable {
             entries[point.id] = entry
             return (entry, existing == nil)
         }
-        if isNew { await exports.hold(point.id) }
+        if isNew {
+            do {
+                let lease = try await exports.hold(point.id, holder: "browse")
+                entries.withLock { _ in entry.lease = lease }
+            } catch {
+                entries.withLock { entries in
+                    entry.users -= 1
+                    if entries[point.id] === entry, entry.users == 0 { entries[point.id] = nil }
+                }
+                throw error
+            }
+        }
         defer {
             entries.withLock { _ in
                 entry.users -= 1
@@ -72,6 +85,6 @@ final class PointBrowsers: Sendable {
         guard let removed else { return }
         // Closing an appliance waits for its QEMU to stop: not on the cooperative pool.
         _ = try? await runBlocking { removed.lock.withLock { removed.browser = nil } }
-        await exports.release(point)
+        if let lease = entries.withLock({ _ in removed.lease }) { await exports.release(lease) }
     }
 }

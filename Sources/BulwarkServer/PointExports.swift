@@ -18,11 +18,15 @@ actor PointExports {
     }
 
     private let folder: String
+    private let catalog: Catalog
     private let logger: Logger
     private var sessions: [String: Session] = [:]
+    /// The catalog lease of each export, by export id.
+    private var leases: [String: String] = [:]
 
-    init(folder: String, logger: Logger) {
+    init(folder: String, catalog: Catalog, logger: Logger) {
         self.folder = folder
+        self.catalog = catalog
         self.logger = logger
     }
 
@@ -32,9 +36,23 @@ actor PointExports {
     /// Serves `point` from the datastore at `path`. Refused when the point is damaged (naming the chunks it
     /// lacks) or its datastore cannot be read.
     func open(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> Session {
+        let id = String(UUID().uuidString.lowercased().prefix(8))
+        // The lease comes before the first read: a point retention deletes now is refused here, not half-read.
+        let lease = try await catalog.leasePoint(point.id, holder: "NBD export \(id)")
+        let session: Session
+        do {
+            session = try await serve(point, datastorePath: path, id: id)
+        } catch {
+            try? await catalog.releasePointLease(lease)
+            throw error
+        }
+        leases[id] = lease
+        return session
+    }
+
+    private func serve(_ point: RecoveryPointInfo, datastorePath path: String, id: String) async throws -> Session {
         let disks = try await Self.disks(point, datastorePath: path)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let id = String(UUID().uuidString.lowercased().prefix(8))
         let exports = try NBDExports(disks.map { (name: $0.target, source: $0 as any NBDExportSource) })
         let logger = self.logger
         let server = try NBDServer(socketPath: "\(folder)/\(id).sock", exports: exports) { message in
@@ -105,21 +123,25 @@ actor PointExports {
         let session = try session(id)
         session.server.stop()
         sessions.removeValue(forKey: id)
+        if let lease = leases.removeValue(forKey: id) {
+            Task { [catalog] in try? await catalog.releasePointLease(lease) }
+        }
         logger.info("stopped serving a recovery point", metadata: ["export": "\(id)", "point": "\(session.point.id)"])
         return session
     }
 
-    /// Points a browse or an item-level recovery reads now, with how many readers each.
-    private var holds: [RecoveryPointID: Int] = [:]
-
-    /// Keeps `point` from retention until ``release(_:)``.
-    func hold(_ point: RecoveryPointID) { holds[point, default: 0] += 1 }
-
-    func release(_ point: RecoveryPointID) {
-        holds[point, default: 1] -= 1
-        if holds[point] == 0 { holds[point] = nil }
+    /// Keeps `point` from retention and deletion while a browse or an item-level copy reads it: a catalog lease,
+    /// refused when the point is gone already. End it with ``release(_:)``.
+    func hold(_ point: RecoveryPointID, holder: String) async throws -> String {
+        try await catalog.leasePoint(point, holder: holder)
     }
 
-    /// The points served or read now, which retention must keep.
-    func pointsInUse() -> Set<RecoveryPointID> { Set(sessions.values.map(\.point.id)).union(holds.keys) }
+    func release(_ lease: String) async {
+        do {
+            try await catalog.releasePointLease(lease)
+        } catch {
+            // A lease left behind only delays retention until bulwarkd's next start clears it.
+            logger.warning("cannot release a recovery point lease", metadata: ["lease": "\(lease)", "error": "\(error)"])
+        }
+    }
 }

@@ -48,6 +48,12 @@ extension Datastore {
         digest == zeroDigest || FileSystem.exists(chunkPath(digest))
     }
 
+    /// Whether the chunk is stored, refreshing its time when it is: a sync that counts on a stored chunk (it will
+    /// not upload it) keeps it from garbage collection's sweep until its commit names it (see `collectGarbage`).
+    public func refreshChunk(_ digest: ChunkDigest) -> Bool {
+        digest == zeroDigest || ((try? FileSystem.touch(chunkPath(digest))) ?? false)
+    }
+
     /// The plain bytes of a chunk, after checking its CRC-32, decompressing and checking its SHA-256.
     ///
     /// ``zeroDigest`` reads as a full chunk of zeros. Throws `chunkMissing`, `chunkCorrupt` (damaged header,

@@ -12,9 +12,15 @@ extension Datastore {
     /// uploaded or reused, but whose point is not committed yet, stay. Commits of points wait while collection runs
     /// (see `withLock`), and a commit whose chunk was swept anyway fails with `chunkMissing` rather than writing a
     /// point that cannot be restored.
-    public func collectGarbage(gracePeriod: Duration, now: Date = Date()) throws(DatastoreError) -> GarbageCollectionReport {
+    ///
+    /// `writersSince` is when the oldest writer still running on this datastore started (a sync, a seed): the
+    /// cut-off is the earlier of that and `now - gracePeriod`, so every chunk a running writer uploaded or counted
+    /// on (a chunk query's hit refreshes the chunk's time) is kept however long the writer runs.
+    public func collectGarbage(
+        gracePeriod: Duration, now: Date = Date(), writersSince: Date? = nil
+    ) throws(DatastoreError) -> GarbageCollectionReport {
         let seconds = Double(gracePeriod.components.seconds) + Double(gracePeriod.components.attoseconds) / 1e18
-        let cutoff = now.addingTimeInterval(-seconds)
+        let cutoff = min(now.addingTimeInterval(-seconds), writersSince ?? .distantFuture)
         return try withLock(exclusive: true) { () throws(DatastoreError) in
             var report = GarbageCollectionReport()
             let marked = try mark(&report)

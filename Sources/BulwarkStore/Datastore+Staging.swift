@@ -38,7 +38,12 @@ extension Datastore {
 
     /// Whether the datastore holds the chunk, or `job` staged it.
     public func hasChunk(_ digest: ChunkDigest, stagedBy job: String) -> Bool {
-        hasChunk(digest) || FileSystem.exists("\(stagingFolder(job))/\(digest)")
+        hasChunk(digest) || hasStagedChunk(digest, job: job)
+    }
+
+    /// Whether `job` staged the chunk (uploaded it and not yet promoted it).
+    public func hasStagedChunk(_ digest: ChunkDigest, job: String) -> Bool {
+        FileSystem.exists("\(stagingFolder(job))/\(digest)")
     }
 
     /// The jobs with staged chunks.

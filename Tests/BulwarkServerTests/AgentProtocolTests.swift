@@ -1,4 +1,5 @@
 import BulwarkAPI
+import BulwarkCatalog
 import BulwarkClient
 import BulwarkCore
 import BulwarkServer
@@ -242,10 +243,13 @@ import Testing
                 #expect(answer.status == 201)
             }
             let again = try await fleet.kvm1.send(.PUT, "\(tasks)/chunks/\(second.digest)", bytes: second.bytes)
-            #expect(again.status == 204, "a chunk the datastore has is not written again")
+            #expect(again.status == 201, "the answer does not tell that the datastore had the chunk")
             let incomplete = try await fleet.kvm1.send(
                 .POST, "\(tasks)/commit", json: Self.commit([fleet.vda, fleet.vdb], checkpoint: "bulwark-1"))
-            #expect(incomplete.status == 400 && incomplete.message.contains(first.digest.description))
+            // A missing chunk is a failure that may pass (garbage collection or a verify took it): 409, code
+            // chunk-missing, which the agent reports as transient so the sync is tried again.
+            #expect(incomplete.status == 409 && incomplete.message.contains(first.digest.description))
+            #expect(incomplete.code == AgentCommitResult.chunkMissingCode)
             let points: [RecoveryPointView] = try await fleet.admin.get("/v1/points?vm=kvm1/web1")
             #expect(points.isEmpty)
             #expect(try fleet.store.listRecoveryPoints(vm: fleet.web1).isEmpty)
@@ -325,6 +329,106 @@ import Testing
             #expect(adminRoute.status == 401)
             let cancel = try await fleet.kvm1.send(.POST, "/v1/jobs/\(job.id)/cancel")
             #expect(cancel.status == 401)
+        }
+    }
+
+    @Test func aHostClaimingAnotherHostsVMGetsNeitherItsSyncsNorItsRestores() async throws {
+        try await Self.withFleet { fleet in
+            // kvm2 reports web1's UUID as its own.
+            _ = try await fleet.kvm2.reportInventory([
+                AgentInventoryReport.VM(
+                    uuid: fleet.web1, name: "web1", state: "running", guestAgentAnswering: true,
+                    disks: [VMView.Disk(target: "vda", format: "qcow2", capacityBytes: 1 << 20, path: "/evil/vda")])
+            ])
+            let vms: [VMView] = try await fleet.admin.get("/v1/vms")
+            let web1 = try #require(vms.first { $0.uuid == fleet.web1 })
+            #expect(web1.host == "kvm1" && web1.disks.first?.path == "/img/vda", "the VM did not move")
+            let alerts: [AlertView] = try await fleet.admin.get("/v1/alerts")
+            #expect(alerts.contains { $0.kind == "vm-claim-conflict" && $0.message.contains("'kvm2'") }, "\(alerts)")
+
+            // Its syncs and its in-place restores go to kvm1 only.
+            let id = try await VerificationTests.backUp(fleet)
+            let restore: JobView = try await fleet.admin.post(
+                "/v1/recover", RecoveryRequest(vm: fleet.web1.uuidString, point: id.description, to: "original"))
+            #expect(try await fleet.kvm2.nextTask() == nil, "a claimant never gets the VM's restore")
+            let task = try #require(try await fleet.kvm1.nextTask())
+            #expect(task.id == restore.id)
+            let chunk = try #require(fleet.vda.dataChunks.first)
+            let stolen = try await fleet.kvm2.send(.GET, "/v1/agent/tasks/\(task.id)/chunks/\(chunk.digest)")
+            #expect(stolen.status == 404)
+
+            // A VM with a job running does not move; once it ends, an admin confirms the move to kvm2.
+            let busy = await #expect(throws: ClientError.self) {
+                let _: VMView = try await fleet.admin.post("/v1/vms/move", VMMoveRequest(vm: "kvm1/web1", toHost: "kvm2"))
+            }
+            #expect(busy?.message.contains(restore.id) == true, "\(String(describing: busy))")
+            let completed = try await fleet.kvm1.send(
+                .POST, "/v1/agent/tasks/\(task.id)/complete", json: AgentTaskComplete(summary: "done", bytesReceived: 0))
+            #expect(completed.status == 204, "\(completed.message)")
+            // The in-place restore queued a consistency check: cancel it, so the VM is free.
+            let jobs: [JobView] = try await fleet.admin.get("/v1/jobs?running=true")
+            for job in jobs { let _: JobView = try await fleet.admin.post("/v1/jobs/\(job.id)/cancel", [String: String]()) }
+            let refused = await #expect(throws: ClientError.self) {
+                let _: VMView = try await fleet.admin.post("/v1/vms/move", VMMoveRequest(vm: "kvm1/web1", toHost: "kvm9"))
+            }
+            #expect(refused?.code == .notFound)
+            let moved: VMView = try await fleet.admin.post("/v1/vms/move", VMMoveRequest(vm: "kvm1/web1", toHost: "kvm2"))
+            #expect(moved.host == "kvm2")
+            let resolved: [AlertView] = try await fleet.admin.get("/v1/alerts")
+            #expect(!resolved.contains { $0.kind == "vm-claim-conflict" })
+        }
+    }
+
+    /// Garbage collection racing a sync: the chunks a running sync counted on (its query's hits) stay, however
+    /// short the grace period, because the sweep's cut-off is the start of the oldest running writer; a chunk that
+    /// goes anyway fails the commit as a failure that may pass, and the sync is queued again.
+    @Test func garbageCollectionNeverFailsASyncItRaced() async throws {
+        try await Self.withFleet { fleet in
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let main = try ResourceName("main", field: "datastore")
+            let base = try await VerificationTests.backUp(fleet)
+            let store = try fleet.store
+            func unreferenceBase() async throws {
+                // The base's files go behind the sync's back (a hand in the datastore, a delete that raced it):
+                // from now on, nothing but the running sync needs its chunks.
+                try store.deleteRecoveryPoint(RecoveryPointRef(vm: fleet.web1, point: base))
+            }
+
+            let _: JobView = try await fleet.admin.post("/v1/backup", BackupRequest(vm: "kvm1/web1"))
+            let task = try #require(try await fleet.kvm1.nextTask())
+            #expect(task.base?.pointID == base.description)
+            let (_, missing) = try await Self.upload([fleet.vda, fleet.vdb], task: task.id, as: fleet.kvm1)
+            #expect(missing.isEmpty, "every chunk is the base's: nothing to send")
+            try await unreferenceBase()
+            let writers = try #require(try await catalog.oldestRunningWriter(datastore: main))
+            // A sweep with no grace at all, that respects the running writer, keeps what the sync counts on.
+            let report = try store.collectGarbage(gracePeriod: .zero, now: Date(), writersSince: writers)
+            #expect(report.chunksRemoved == 0, "\(report)")
+            let committed = try await fleet.kvm1.send(
+                .POST, "/v1/agent/tasks/\(task.id)/commit",
+                json: Self.commit([fleet.vda, fleet.vdb], kind: .incremental, checkpoint: "bulwark-2"))
+            #expect(committed.status == 200, "\(committed.message)")
+
+            // Without the writer's start as the cut-off, the same sweep takes the chunks under a sync: its commit
+            // is refused as chunk-missing, the agent reports a failure that may pass, and a retry is queued.
+            let newest = try RecoveryPointID(parsing: try committed.decode(AgentCommitResult.self).pointID)
+            let _: JobView = try await fleet.admin.post("/v1/backup", BackupRequest(vm: "kvm1/web1"))
+            let next = try #require(try await fleet.kvm1.nextTask())
+            _ = try await Self.upload([fleet.vda, fleet.vdb], task: next.id, as: fleet.kvm1)
+            try store.deleteRecoveryPoint(RecoveryPointRef(vm: fleet.web1, point: newest))
+            let swept = try store.collectGarbage(gracePeriod: .zero, now: Date().addingTimeInterval(1))
+            #expect(swept.chunksRemoved > 0)
+            let refused = try await fleet.kvm1.send(
+                .POST, "/v1/agent/tasks/\(next.id)/commit",
+                json: Self.commit([fleet.vda, fleet.vdb], kind: .incremental, checkpoint: "bulwark-3"))
+            #expect(refused.status == 409 && refused.code == AgentCommitResult.chunkMissingCode, "\(refused.message)")
+            let finished = try await fleet.kvm1.send(
+                .POST, "/v1/agent/tasks/\(next.id)/finish",
+                json: AgentTaskFinish(state: .failed, error: refused.message, transient: true))
+            #expect(finished.status == 204)
+            let failed = try await catalog.job(id: try JobID(parsing: next.id)).job
+            #expect(failed.state == .failed && failed.error?.contains("tried again") == true, "\(failed)")
+            #expect(try await catalog.recoveryPoints(vm: fleet.web1).map(\.id) == [newest, base], "no point was recorded")
         }
     }
 

@@ -85,7 +85,8 @@ func refusal(_ body: () async throws -> Void) async -> ClientError? {
         }
     }
 
-    /// Retention keeps a point while it is served (a browse or restore reads it) and prunes it once it is not.
+    /// Retention keeps a point while it is served or held (a browse or an item-level copy reads it) and prunes it
+    /// once it is not; a lease cannot be taken on a pruned point.
     @Test func retentionKeepsAServedPoint() async throws {
         try await AgentProtocolTests.withFleet { fleet in
             let old = try await VerificationTests.backUp(fleet)
@@ -93,27 +94,56 @@ func refusal(_ body: () async throws -> Void) async -> ClientError? {
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
             let scratch = try TemporaryDirectory("export-retention")
             defer { scratch.cleanUp() }
-            let exports = PointExports(folder: scratch.file("exports"), logger: Logger(label: "exports-test"))
+            let exports = PointExports(folder: scratch.file("exports"), catalog: catalog, logger: Logger(label: "exports-test"))
             let session = try await exports.open(try await catalog.recoveryPoint(id: old), datastorePath: fleet.storePath)
-            let maintenance = Maintenance(
-                catalog: catalog, interval: .seconds(3600), logger: Logger(label: "retention-test"),
-                inUse: { await exports.pointsInUse() })
+            let maintenance = Maintenance(catalog: catalog, interval: .seconds(3600), logger: Logger(label: "retention-test"))
             let later = Date().addingTimeInterval(30 * 86_400)
-            let first = try await maintenance.pass(now: later)
-            #expect(first.kept == [old] && first.pruned.isEmpty)
+            #expect(try await maintenance.pass(now: later).pruned.isEmpty)
             // The served point still reads while retention waits.
             let connection = try NBDConnection(.unix(path: session.server.socketPath, export: "vda"))
             #expect(try connection.read(offset: 0, length: 4096) == Array(fleet.vda.image[0..<4096]))
             _ = try await exports.close(session.id)
             // A browse or an item-level copy holds the point the same way, until it ends.
-            await exports.hold(old)
-            await exports.hold(old)
-            #expect(try await maintenance.pass(now: later).kept == [old])
-            await exports.release(old)
-            #expect(try await maintenance.pass(now: later).kept == [old], "one reader is still there")
-            await exports.release(old)
-            let second = try await maintenance.pass(now: later)
-            #expect(second.pruned == [old])
+            let first = try await exports.hold(old, holder: "test 1")
+            let second = try await exports.hold(old, holder: "test 2")
+            // Closing the export released its lease (in a task of its own): wait for that, not for a clock.
+            try await waitUntil("the export's lease to go", seconds: 30) {
+                try await catalog.prunablePoints(now: later).isEmpty
+            }
+            #expect(try await maintenance.pass(now: later).pruned.isEmpty)
+            await exports.release(first)
+            #expect(try await maintenance.pass(now: later).pruned.isEmpty, "one reader is still there")
+            await exports.release(second)
+            #expect(try await maintenance.pass(now: later).pruned == [old])
+            let refused = await #expect(throws: CatalogError.self) { _ = try await exports.hold(old, holder: "too late") }
+            #expect(refused?.code == .notFound)
+        }
+    }
+
+    /// `--delete-data` and retention against readers: a lease taken first wins, whole, and nothing is half-deleted.
+    @Test func deletingDataHonoursALeaseAndARunningRestore() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let old = try await VerificationTests.backUp(fleet)
+            let newest = try await VerificationTests.backUp(fleet)
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let lease = try await catalog.leasePoint(old, holder: "browse")
+            let refused = await #expect(throws: ClientError.self) {
+                let _: GroupView = try await fleet.admin.post(
+                    "/v1/groups/gold/members/remove", GroupMembersRequest(vms: ["kvm1/web1"], deleteData: true))
+            }
+            #expect(refused?.message.contains("in use (browse)") == true, "\(String(describing: refused))")
+            #expect(Set(try await catalog.recoveryPoints(vm: fleet.web1).map(\.id)) == [old, newest], "nothing was deleted")
+            try await catalog.releasePointLease(lease)
+
+            // A restore queued on the old point holds it the same way, through its job row.
+            let restore: JobView = try await fleet.admin.post(
+                "/v1/recover", RecoveryRequest(vm: "kvm1/web1", point: old.description, toHost: "kvm2", path: "/srv/vms"))
+            await #expect(throws: CatalogError.self) { try await catalog.deleteRecoveryPoint(id: old) }
+            let _: JobView = try await fleet.admin.post("/v1/jobs/\(restore.id)/cancel", [String: String]())
+            let removed: GroupView = try await fleet.admin.post(
+                "/v1/groups/gold/members/remove", GroupMembersRequest(vms: ["kvm1/web1"], deleteData: true))
+            #expect(removed.deletedPoints == 2)
+            #expect(!FileManager.default.fileExists(atPath: "\(fleet.storePath)/\(fleet.web1.uuidString.lowercased())/\(old)"))
         }
     }
 }

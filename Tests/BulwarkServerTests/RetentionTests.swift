@@ -50,21 +50,47 @@ import Testing
             let maintenance = Maintenance(catalog: catalog, interval: .seconds(3600), logger: Logger(label: "retention-test"))
             // Two days on, the chunk is past garbage collection's grace period.
             let report = try await maintenance.pass(now: days(2))
-            #expect(Set(report.pruned) == [withFiles, expired, unprotected] && report.failed.isEmpty)
+            #expect(Set(report.pruned) == [withFiles, expired] && report.failed.isEmpty)
             #expect(report.collected == [main])
             let left = Set(try await catalog.recoveryPoints(vm: fleet.web1).map(\.id))
             #expect(left == [retained, newest], "the newest point of a protected VM and a retained one stay")
-            #expect(try await catalog.recoveryPoints(vm: app1.uuid).isEmpty)
+            #expect(try await catalog.recoveryPoints(vm: app1.uuid).map(\.id) == [unprotected],
+                    "every VM keeps its newest restorable point, in a group or not")
             #expect(!FileManager.default.fileExists(atPath: "\(fleet.storePath)/\(fleet.web1.uuidString.lowercased())/\(withFiles)"))
             #expect(!store.hasChunk(chunk.digest), "garbage collection frees what only pruned points used")
 
             let jobs = try await catalog.jobs().filter { $0.kind == .prune }
             #expect(jobs.count == 1 && jobs.first?.state == .succeeded)
             let log = try await catalog.jobLog(id: try #require(jobs.first?.id)).map(\.message)
-            #expect(log.filter { $0.hasPrefix("pruned point") }.count == 3 && log.contains { $0.contains("chunks") }, "\(log)")
+            #expect(log.filter { $0.hasPrefix("pruned point") }.count == 2 && log.contains { $0.contains("chunks") }, "\(log)")
             // A second pass finds nothing more to do and makes no job.
             #expect(try await maintenance.pass(now: days(2)).pruned.isEmpty)
             #expect(try await catalog.jobs().filter { $0.kind == .prune }.count == 1)
+        }
+    }
+
+    /// A damaged newest point does not let retention take the last restorable one before it.
+    @Test func aDamagedNewestPointKeepsTheRestorableOneBeforeIt() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let main = try ResourceName("main", field: "datastore")
+            let gold = try ResourceName("gold", field: "group")
+            let now = Date()
+            func point(created: Double, kept: Double) async throws -> RecoveryPointID {
+                let info = NewRecoveryPoint(
+                    vmUUID: fleet.web1, group: gold, datastore: main, createdAt: now.addingTimeInterval(created * 86_400),
+                    syncKind: .full, consistency: .crashConsistent, logicalBytes: 0, storedBytes: 0, transferredBytes: 0,
+                    retainUntil: now.addingTimeInterval(kept * 86_400))
+                try await catalog.insertRecoveryPoint(info)
+                return info.id
+            }
+            let older = try await point(created: -10, kept: -5)
+            let good = try await point(created: -9, kept: -4)
+            let damaged = try await point(created: -8, kept: -3)
+            try await catalog.updateRecoveryPointState(id: damaged, to: .damaged)
+            let due = Set(try await catalog.prunablePoints(now: now).map(\.id))
+            #expect(due == [older, damaged], "the newest restorable point stays although a newer one exists")
+            #expect(try await catalog.prunePoint(id: good, now: now) == false)
         }
     }
 }
