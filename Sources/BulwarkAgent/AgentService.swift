@@ -1,4 +1,5 @@
 import BulwarkAPI
+import BulwarkCore
 import Foundation
 import Libvirt
 public import Logging
@@ -25,12 +26,15 @@ public struct AgentService: Service, CustomStringConvertible {
         public var maximumTasks: Int
         /// How often the inventory is sent even when libvirt reported no event.
         public var inventoryInterval: Duration
+        /// The folders restores may write under (`--restore-root`); empty: anywhere.
+        public var restoreRoots: [String]
 
         public init(
             identity: AgentIdentity, libvirtURI: String = "qemu:///system",
             scratchDirectory: String = "/var/lib/bulwark-agent/scratch", fingerprintDirectory: String? = nil,
-            maximumTasks: Int = 2, inventoryInterval: Duration = .seconds(60)
+            maximumTasks: Int = 2, inventoryInterval: Duration = .seconds(60), restoreRoots: [String] = []
         ) {
+            self.restoreRoots = restoreRoots
             self.identity = identity
             self.fingerprintDirectory = fingerprintDirectory
             self.libvirtURI = libvirtURI
@@ -177,6 +181,16 @@ public struct AgentService: Service, CustomStringConvertible {
                 guard let task else { continue }
                 var taskLogger = logger
                 taskLogger[metadataKey: "job"] = "\(task.id)"
+                do {
+                    try TaskCheck.validate(task, restoreRoots: configuration.restoreRoots)
+                } catch {
+                    taskLogger.error("task refused: \(error)")
+                    // A task id that is no job id cannot be reported on; the server fails it as orphaned.
+                    if (try? JobID(parsing: task.id)) != nil {
+                        await SyncRunner.finish(taskID: task.id, failure: error, server: server, logger: taskLogger)
+                    }
+                    continue
+                }
                 taskLogger.info("task received", metadata: ["vm": "\(task.vmName)", "command": "\(task.command.rawValue)"])
                 let (host, scratch, taskLog) = (configuration.identity.host, configuration.scratchDirectory, taskLogger)
                 await tasks.start(id: task.id) {

@@ -512,15 +512,16 @@ actor RateLimiter {
 /// A disk of a recovery point read on demand from the server, chunk by chunk, for item-level recovery on this
 /// host. libext2fs calls `read` from the extraction's own thread; each chunk is fetched (and checked against its
 /// digest) once while it stays among the few kept.
-final class RemoteDisk: GuestDisk, @unchecked Sendable {
+final class RemoteDisk: GuestDisk, Sendable {
     let target: String
     private let index: FixedIndex
     private let fetch: @Sendable (ChunkDigest) async throws -> [UInt8]
     private let limiter: RateLimiter
     private let zero: ChunkDigest
-    // Touched only by the one extraction thread: the browser is used from one thread at a time.
-    private var cache: [(digest: ChunkDigest, bytes: [UInt8])] = []
-    private(set) var received: Int64 = 0
+    /// The few chunks kept, and the bytes received: behind a lock, as nothing but convention keeps a second thread
+    /// (an appliance's NBD server, a second reader) away.
+    private let state = Mutex<(cache: [(digest: ChunkDigest, bytes: [UInt8])], received: Int64)>(([], 0))
+    var received: Int64 { state.withLock { $0.received } }
 
     init(target: String, index: FixedIndex, fetch: @escaping @Sendable (ChunkDigest) async throws -> [UInt8], limiter: RateLimiter) {
         self.target = target
@@ -533,10 +534,15 @@ final class RemoteDisk: GuestDisk, @unchecked Sendable {
     var size: UInt64 { index.logicalSize }
 
     func read(offset: UInt64, length: Int) throws -> [UInt8] {
+        // The offsets come from guest data (partition tables, file systems): checked against the disk, never trusted.
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(clamping: max(0, length)))
+        guard length >= 0, !overflow, end <= size else {
+            throw AgentError(
+                .rejected, "a read of \(length) bytes at \(offset) is beyond disk \(target), which has \(size) bytes: the guest's data is damaged")
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(length)
         var position = offset
-        let end = offset + UInt64(length)
         while position < end {
             let chunk = Int(position / UInt64(index.chunkSize))
             let range = index.range(ofChunk: chunk)
@@ -558,16 +564,18 @@ final class RemoteDisk: GuestDisk, @unchecked Sendable {
     }
 
     private func plainChunk(_ digest: ChunkDigest) throws -> [UInt8] {
-        if let hit = cache.firstIndex(where: { $0.digest == digest }) { return cache[hit].bytes }
+        if let hit = state.withLock({ state in state.cache.first { $0.digest == digest }?.bytes }) { return hit }
         let file = try Self.wait { [fetch, limiter] in
             let file = try await fetch(digest)
             await limiter.take(file.count)
             return file
         }
-        received += Int64(file.count)
         let plain = Array(try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize))
-        cache.append((digest, plain))
-        if cache.count > 8 { cache.removeFirst() }
+        state.withLock { state in
+            state.received += Int64(file.count)
+            state.cache.append((digest, plain))
+            if state.cache.count > 8 { state.cache.removeFirst() }
+        }
         return plain
     }
 

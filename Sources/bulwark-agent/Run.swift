@@ -28,6 +28,13 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Where backup jobs put scratch files and NBD sockets (default: $BULWARK_AGENT_SCRATCH_DIR or STATE-DIR/scratch).")
     var scratchDir: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A folder restores may write under (repeatable); without it, restores may write anywhere on this host.",
+            discussion: "A restore to a new VM or an item-level copy onto this host whose --path is not under one of these folders is refused before anything is written."))
+    var restoreRoot: [String] = []
+
     @Option(name: .long, help: "How many tasks run at once (1-8).")
     var maxTasks = 2
 
@@ -37,6 +44,11 @@ struct Run: AsyncParsableCommand {
     func validate() throws {
         guard (1...8).contains(maxTasks) else {
             throw ValidationError("--max-tasks \(maxTasks): use a number from 1 to 8")
+        }
+        do {
+            try TaskCheck.validateRestoreRoots(restoreRoot)
+        } catch {
+            throw ValidationError(error.message)
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
@@ -59,7 +71,7 @@ struct Run: AsyncParsableCommand {
         let configuration = AgentService.Configuration(
             identity: identity, libvirtURI: libvirt ?? environment["BULWARK_AGENT_LIBVIRT"] ?? "qemu:///system",
             scratchDirectory: scratchDir ?? environment["BULWARK_AGENT_SCRATCH_DIR"] ?? "\(state)/scratch",
-            fingerprintDirectory: "\(state)/fingerprints", maximumTasks: maxTasks)
+            fingerprintDirectory: "\(state)/fingerprints", maximumTasks: maxTasks, restoreRoots: restoreRoot)
         let service = AgentService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
