@@ -118,7 +118,7 @@ public struct AgentIdentity: Sendable, Hashable, CustomStringConvertible, Custom
     static func writeAtomically(_ data: Data, to path: String, mode: mode_t) throws(AgentError) {
         let temporary = "\(path).tmp"
         unlink(temporary)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
             throw AgentError(.local, "cannot create \(temporary): \(String(cString: strerror(errno)))")
         }

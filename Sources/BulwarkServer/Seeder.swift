@@ -57,12 +57,30 @@ struct Seeder: Sendable {
                 throw APIError.invalid(
                     "there is no image file at \(disk.path) (disk \(disk.target)) on the server; copy the exported image there first")
             }
+            // bulwarkd reads the image as root: a link must not make it read another file (the CA key, a catalog).
+            guard let resolved = realpath(disk.path, nil) else {
+                throw APIError.invalid("bulwarkd cannot resolve \(disk.path) (disk \(disk.target)): \(String(cString: strerror(errno)))")
+            }
+            let real = String(cString: resolved)
+            free(resolved)
+            guard real == disk.path else {
+                throw APIError.invalid(
+                    "image path \(disk.path) of disk \(disk.target) passes through a symbolic link (it is \(real)); give the image's real path")
+            }
             let header: DiskImageFormat
+            let reference: String?
             do {
                 let path = disk.path
-                header = try await runBlocking { try DiskImageFormat.read(path: path) }
+                let (bytes, size) = try await runBlocking { try DiskImageFormat.readHeader(path: path, followingLinks: false) }
+                header = DiskImageFormat.parse(header: bytes, fileSize: size)
+                reference = DiskImageFormat.externalReference(header: bytes)
             } catch {
                 throw APIError.invalid("bulwarkd cannot read \(disk.path) (disk \(disk.target)): \(error)")
+            }
+            if let reference {
+                // QEMU would open that file too, with bulwarkd's rights, and put its bytes in the point.
+                throw APIError.invalid(
+                    "the image \(disk.path) (disk \(disk.target)) is a qcow2 with \(reference), which bulwarkd does not read; export the disk as one standalone image (`qemu-img convert -O qcow2 IMAGE NEW`)")
             }
             // Anything without the qcow2 magic is read as raw; the size check below catches a format that is neither.
             let format: String

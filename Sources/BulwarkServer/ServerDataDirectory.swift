@@ -40,6 +40,16 @@ public struct ServerDataDirectory: Sendable {
         guard access(path, W_OK | X_OK) == 0 else {
             throw ServerError(.dataDirectory, "data directory \(path) is not writable; fix its owner or mode, or choose another --data-dir")
         }
+        // It holds the CA's key, the admin token and the catalog: nobody else may even list it.
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw ServerError(.dataDirectory, "cannot read the mode of data directory \(path): \(String(cString: strerror(errno)))")
+        }
+        if status.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 {
+            throw ServerError(
+                .dataDirectory,
+                "data directory \(path) is open to other users (mode \(String(status.st_mode & 0o777, radix: 8))) and cannot be made 0700: \(String(cString: strerror(errno))); run chmod 700 \(path)")
+        }
     }
 
     /// The CA, created on first start.
@@ -118,20 +128,30 @@ public struct ServerDataDirectory: Sendable {
         SymmetricKey(size: .bits256).withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
     }
 
-    /// Writes `contents` to a temporary file with `mode`, fsyncs it and renames it over `target`, so that a crash
-    /// leaves either the old file or the new one, and a secret is never readable by others, even briefly.
+    /// Writes `contents` to a temporary file with `mode`, fsyncs it, renames it over `target` and flushes the folder,
+    /// so that a crash leaves either the old file or the new one, and a secret is never readable by others, even
+    /// briefly. The temporary name is random and opened `O_EXCL|O_NOFOLLOW`: nothing planted in the folder (a
+    /// link, a file of another owner) can take the secret.
     static func writeAtomically(_ contents: String, to target: String, mode: mode_t) throws {
-        let temporary = "\(target).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        let temporary = "\(target).tmp-\(randomToken().prefix(16))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else {
             throw ServerError(.dataDirectory, "cannot write \(temporary): \(String(cString: strerror(errno)))")
         }
         let bytes = Array(contents.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var failure = written == bytes.count ? 0 : (written < 0 ? errno : ENOSPC)
+        // The process's umask may have taken bits away; never added any.
+        if failure == 0, fchmod(fd, mode) != 0 { failure = errno }
         if failure == 0, fsync(fd) != 0 { failure = errno }
         close(fd)
         if failure == 0, rename(temporary, target) != 0 { failure = errno }
+        if failure == 0 {
+            let folder = (target as NSString).deletingLastPathComponent
+            let directory = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directory < 0 || fsync(directory) != 0 { failure = errno }
+            if directory >= 0 { close(directory) }
+        }
         guard failure == 0 else {
             let reason = String(cString: strerror(failure))
             unlink(temporary)

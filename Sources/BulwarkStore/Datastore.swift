@@ -70,6 +70,7 @@ public struct Datastore: Sendable {
         }
         let chunks = "\(root)/\(chunksName)"
         do {
+            try makePrivate(root)
             try FileSystem.makeDirectory(chunks)
             let marker = try JSONCoding.encode(DatastoreConfiguration(chunkSize: chunkSize, createdAt: now))
             // What `open` will read (times kept to the millisecond), so both give equal configurations.
@@ -125,7 +126,21 @@ public struct Datastore: Sendable {
                 .notADatastore,
                 "the datastore at \(root) has no \(chunksName) folder: its chunks are gone or the path is wrong")
         }
+        try makePrivate(root)
         return Datastore(root: root, configuration: configuration)
+    }
+
+    /// Closes the datastore's folder to other users (mode 0700): every VM's data is in it. A folder made before
+    /// Bulwark did this, or opened up by hand, is closed again; one that cannot be is an error naming the fix.
+    static func makePrivate(_ root: String) throws(DatastoreError) {
+        var status = stat()
+        guard stat(root, &status) == 0 else { throw .system("read the mode of", root, errno: errno) }
+        guard status.st_mode & 0o077 != 0 else { return }
+        guard chmod(root, status.st_mode & 0o700) == 0 else {
+            throw DatastoreError(
+                .notWritable,
+                "the datastore at \(root) is open to other users (mode \(String(status.st_mode & 0o777, radix: 8))) and cannot be closed: \(String(cString: strerror(errno))); run chmod 700 \(root)")
+        }
     }
 
     // MARK: - Paths

@@ -34,7 +34,13 @@ public enum DiskImageFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// Reads the header of the image at `path` (a file or a block device). Blocking: call it off the cooperative pool.
     public static func read(path: String) throws(DiskImageError) -> DiskImageFormat {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let (header, size) = try readHeader(path: path)
+        return parse(header: header, fileSize: size)
+    }
+
+    /// The first bytes of the image at `path` (up to the qcow2 v3 header's length) and its size. Blocking.
+    public static func readHeader(path: String, followingLinks: Bool = true) throws(DiskImageError) -> (header: [UInt8], size: UInt64) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | (followingLinks ? 0 : O_NOFOLLOW))
         guard descriptor >= 0 else { throw DiskImageError(path: path, errno: errno) }
         defer { close(descriptor) }
         var header = [UInt8](repeating: 0, count: headerLength)
@@ -53,7 +59,22 @@ public enum DiskImageFormat: Sendable, Hashable, CustomStringConvertible {
         // lseek, not fstat: a block device's st_size is 0.
         let end = lseek(descriptor, 0, SEEK_END)
         guard end >= 0 else { throw DiskImageError(path: path, errno: errno) }
-        return parse(header: header[..<filled], fileSize: UInt64(end))
+        return (Array(header[..<filled]), UInt64(end))
+    }
+
+    /// What a qcow2 header makes QEMU open besides the image itself, or nil: a backing file (bytes 8–15 give its
+    /// name's offset) or an external data file (incompatible feature bit 2). Either names any file on the machine
+    /// that reads the image, so an image with one is never read by bulwarkd.
+    public static func externalReference(header: some Collection<UInt8>) -> String? {
+        let bytes = Array(header)
+        guard bytes.count >= 32, Array(bytes[0..<4]) == magic else { return nil }
+        let backing = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        if backing != 0 { return "a backing file" }
+        let version = bytes[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        if version >= 3, bytes.count >= 80, bytes[72..<80].reduce(UInt64(0), { $0 << 8 | UInt64($1) }) & 0b100 != 0 {
+            return "an external data file"
+        }
+        return nil
     }
 
     /// Interprets the first bytes of an image (big-endian fields, as the qcow2 specification lays them out).

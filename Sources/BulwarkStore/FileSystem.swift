@@ -56,7 +56,7 @@ enum FileSystem {
     /// Creates a folder; `false` when it existed already.
     @discardableResult
     static func makeDirectory(_ path: String) throws(DatastoreError) -> Bool {
-        if mkdir(path, 0o755) == 0 { return true }
+        if mkdir(path, 0o700) == 0 { return true }
         let number = errno
         if number == EEXIST, isDirectory(path) { return false }
         throw .system("create the folder", path, errno: number)
@@ -162,11 +162,11 @@ enum FileSystem {
         var descriptor: Int32 = -1
         var isDirect = false
         if direct, bytes.count >= directAlignment {
-            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | bulwark_o_direct(), 0o644)
+            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | bulwark_o_direct(), 0o600)
             isDirect = descriptor >= 0
             if descriptor < 0, errno != EINVAL { throw .system("create", temporary, errno: errno) }
         }
-        if descriptor < 0 { descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+        if descriptor < 0 { descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
         guard descriptor >= 0 else { throw .system("create", temporary, errno: errno) }
         var closed = false
         defer {

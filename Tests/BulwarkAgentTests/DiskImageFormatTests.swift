@@ -125,4 +125,23 @@ import Testing
         #expect(check.status == .warn)
         #expect(check.message.contains("not checked"))
     }
+
+    /// Images that would make a reader open another file: a backing file or an external data file.
+    @Test func externalFilesAreFoundInTheHeader() throws {
+        let directory = try TemporaryDirectory("disk-format")
+        defer { directory.cleanUp() }
+        let base = try Self.image(directory, "base.qcow2", ["-f", "qcow2"])
+        #expect(DiskImageFormat.externalReference(header: try DiskImageFormat.readHeader(path: base).header) == nil)
+        let overlay = directory.file("overlay.qcow2")
+        try ChildProcess.run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", overlay])
+        #expect(DiskImageFormat.externalReference(header: try DiskImageFormat.readHeader(path: overlay).header) == "a backing file")
+        let data = try Self.image(
+            directory, "data.qcow2", ["-f", "qcow2", "-o", "data_file=\(directory.file("data.raw")),data_file_raw=on"])
+        #expect(DiskImageFormat.externalReference(header: try DiskImageFormat.readHeader(path: data).header) == "an external data file")
+        let raw = try Self.image(directory, "plain.img", ["-f", "raw"])
+        #expect(DiskImageFormat.externalReference(header: try DiskImageFormat.readHeader(path: raw).header) == nil)
+        // A link is not followed when asked not to.
+        try FileManager.default.createSymbolicLink(atPath: directory.file("link"), withDestinationPath: base)
+        #expect(throws: DiskImageError.self) { try DiskImageFormat.readHeader(path: directory.file("link"), followingLinks: false) }
+    }
 }

@@ -80,6 +80,31 @@ import Testing
         #expect(try String(contentsOfFile: data.caCertificatePath, encoding: .utf8) == original, "ca.pem stays as it was")
     }
 
+    /// The data directory is closed to other users, and a secret is written only to a file of its own: a link
+    /// planted where the writer puts its temporary file is never followed.
+    @Test func theDataDirectoryIsPrivateAndSecretsFollowNoLink() throws {
+        let directory = try TemporaryDirectory("bulwarkd-modes")
+        defer { directory.cleanUp() }
+        chmod(directory.path, 0o755)
+        let data = ServerDataDirectory(path: directory.path)
+        try data.prepare()
+        var status = stat()
+        #expect(stat(directory.path, &status) == 0 && status.st_mode & 0o777 == 0o700)
+        _ = try data.loadOrCreateAdminToken()
+        #expect(stat(data.adminTokenPath, &status) == 0 && status.st_mode & 0o777 == 0o600)
+        // No temporary file is left beside the secret.
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(!names.contains { $0.contains(".tmp") }, "\(names)")
+
+        // A link where an old writer put its fixed temporary name (`admin-token.tmp-PID`) leads nowhere now.
+        let victim = directory.file("victim")
+        try "untouched".write(toFile: victim, atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: data.adminTokenPath + ".tmp-\(getpid())", withDestinationPath: victim)
+        try FileManager.default.removeItem(atPath: data.adminTokenPath)
+        _ = try data.loadOrCreateAdminToken()
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched")
+    }
+
     @Test func dataDirectoryThatIsAFileIsRefused() throws {
         let directory = try TemporaryDirectory("bulwarkd-file")
         defer { directory.cleanUp() }

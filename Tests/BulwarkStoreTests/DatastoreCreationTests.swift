@@ -26,6 +26,27 @@ import TestSupport
         #expect(try Datastore.create(at: folder.file("empty"), chunkSize: 1 << 20).chunkSize == 1 << 20)
     }
 
+    /// Every VM's data is in a datastore: its folder is closed to other users when made, and again when opened
+    /// (a folder opened up by hand, or made by an older Bulwark), and its files are the owner's alone.
+    @Test func theDatastoreIsClosedToOtherUsers() throws {
+        let folder = try TemporaryDirectory("bulwark-store")
+        defer { folder.cleanUp() }
+        let store = try Datastore.create(at: folder.file("store"), chunkSize: 64 << 10)
+        func mode(_ path: String) -> mode_t {
+            var status = stat()
+            return stat(path, &status) == 0 ? status.st_mode & 0o777 : 0
+        }
+        #expect(mode(store.root) == 0o700)
+        let chunk = try store.writeChunk([UInt8](repeating: 9, count: 100))
+        let chunkFile = try #require(
+            FileManager.default.subpathsOfDirectory(atPath: store.root + "/.chunks").first { $0.hasSuffix(chunk.digest.description) })
+        #expect(mode(store.root + "/.chunks/" + chunkFile) == 0o600)
+        #expect(mode(store.root + "/.bulwark-datastore") == 0o600)
+        chmod(store.root, 0o755)
+        _ = try Datastore.open(at: store.root)
+        #expect(mode(store.root) == 0o700)
+    }
+
     @Test(arguments: [0, 1000, 65535, 32 << 10, 3 << 20, (1 << 20) + 1, 32 << 20, -4096])
     func refusesChunkSizesThatAreNotPowersOfTwoFrom64KiBTo16MiB(size: Int) throws {
         let folder = try TemporaryDirectory("bulwark-store")

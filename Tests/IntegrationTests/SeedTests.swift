@@ -28,9 +28,16 @@ extension IntegrationSuite {
 
                 let small = guest.directory.file("small.qcow2")
                 try ChildProcess.run("qemu-img", ["create", "-q", "-f", "qcow2", small, "1M"])
+                // An overlay would make qemu-nbd open its backing file as root, and a link could point anywhere.
+                let overlay = guest.directory.file("overlay.qcow2")
+                try ChildProcess.run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", vdaImage, "-F", "qcow2", overlay])
+                let link = guest.directory.file("link.qcow2")
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: vdaImage)
                 let vm = "\(testbed.host)/\(name)"
                 for (disks, expected) in [
-                    ([SeedRequest.Disk(target: "vda", path: vdaImage)], "also has disk vdb"),
+                    ([SeedRequest.Disk(target: "vda", path: overlay), .init(target: "vdb", path: vdbImage)], "with a backing file"),
+                    ([.init(target: "vda", path: link), .init(target: "vdb", path: vdbImage)], "symbolic link"),
+                    ([.init(target: "vda", path: vdaImage)], "also has disk vdb"),
                     ([.init(target: "vda", path: vdaImage), .init(target: "vdb", path: "relative.img")], "not absolute"),
                     ([.init(target: "vda", path: vdaImage), .init(target: "vdb", path: "/nonexistent/vdb.img")], "no image file"),
                     ([.init(target: "vda", path: small), .init(target: "vdb", path: vdbImage)], "but disk vda"),
