@@ -67,6 +67,17 @@ extension Catalog {
         }
     }
 
+    /// The ids of every point the catalog lists in the datastore: what the reconciliation compares the datastore's
+    /// folders with.
+    public func recoveryPointIDs(datastore name: ResourceName) async throws -> Set<RecoveryPointID> {
+        try await read { db in
+            let datastore = try Self.datastoreRecord(db, named: name)
+            return Set(
+                try String.fetchAll(db, sql: "SELECT id FROM recovery_point WHERE datastore_id = ?", arguments: [datastore.id])
+                    .compactMap(RecoveryPointID.init))
+        }
+    }
+
     // MARK: - Leases
 
     /// Keeps `point` from retention and deletion until ``releasePointLease(_:)``; fails with `notFound` when the

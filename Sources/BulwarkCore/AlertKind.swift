@@ -19,6 +19,9 @@ public struct AlertKind: OpenStringValue {
     public static let agentReenrolled: AlertKind = "agent-reenrolled"
     /// A second live host reports a VM the catalog keeps with its own host: the VM did not move.
     public static let vmClaimConflict: AlertKind = "vm-claim-conflict"
+    /// A datastore holds complete points the catalog does not list (a crash between a point's files and its row):
+    /// they are collected once the grace period is over.
+    public static let datastoreOrphanPoints: AlertKind = "datastore-orphan-points"
     /// No successful sync for twice the group's sync interval.
     public static let syncOverdue: AlertKind = "sync-overdue"
 }

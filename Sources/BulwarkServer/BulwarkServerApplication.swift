@@ -48,6 +48,8 @@ public enum BulwarkServerApplication {
         try await AgentRoutes.recoverStagedChunks(catalog: catalog, logger: logger)
         // Leases are held by readers of a running bulwarkd; none of the last run's reads goes on.
         try await catalog.clearPointLeases()
+        // Points a crash left without their catalog row: reported now, collected after their grace period.
+        Task { [logger] in await Reconciliation(catalog: catalog, logger: logger).run() }
         let startedAt = Date()
 
         let router = Router(context: BulwarkRequestContext.self)

@@ -40,6 +40,7 @@ struct Maintenance: Service {
     /// transaction that deletes the row; its files go after, so a reader that took its lease first never loses them.
     func pass(now: Date) async throws -> Report {
         var report = Report()
+        await Reconciliation(catalog: catalog, logger: logger).run(now: now)
         let points = try await catalog.prunablePoints(now: now)
         guard !points.isEmpty else { return report }
         let job = try await catalog.createJob(NewJob(kind: .prune, subject: "retention", createdAt: now))

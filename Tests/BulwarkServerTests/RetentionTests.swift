@@ -93,4 +93,38 @@ import Testing
             #expect(try await catalog.prunePoint(id: good, now: now) == false)
         }
     }
+
+    /// Complete points the catalog does not list (a crash between files and row) are reported, then collected once
+    /// their grace period is over; listed points are never touched.
+    @Test func pointsWithoutACatalogRowAreReportedThenCollected() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let listed = try await VerificationTests.backUp(fleet)
+            let store = try fleet.store
+            let now = Date()
+            func orphan(madeDaysAgo days: Double) throws -> RecoveryPointRef {
+                let id = RecoveryPointID.generate()
+                _ = try store.writeRecoveryPoint(
+                    manifest: RecoveryPointManifest(
+                        pointID: id, vmUUID: fleet.web1, vmName: "web1", createdAt: now.addingTimeInterval(-days * 86_400),
+                        domainXML: "", consistency: .crashConsistent, syncKind: .full),
+                    indexes: ["vda": fleet.vda.index])
+                return RecoveryPointRef(vm: fleet.web1, point: id)
+            }
+            let old = try orphan(madeDaysAgo: 10)
+            let recent = try orphan(madeDaysAgo: 1)
+            let reconciliation = Reconciliation(catalog: catalog, logger: Logger(label: "reconcile-test"))
+            let main = try ResourceName("main", field: "datastore")
+            let first = try #require(await reconciliation.run(now: now)[main])
+            #expect(Set(first.orphans) == [old, recent] && first.removed == [old])
+            #expect(Set(try store.listRecoveryPoints().map(\.point)) == [listed, recent.point])
+            let alert = try #require(try await catalog.alerts().first { $0.kind == .datastoreOrphanPoints })
+            #expect(alert.message.contains("1 complete recovery point(s)") && alert.message.contains("7 days"), "\(alert.message)")
+
+            let later = try #require(await reconciliation.run(now: now.addingTimeInterval(8 * 86_400))[main])
+            #expect(later.removed == [recent])
+            #expect(try store.listRecoveryPoints().map(\.point) == [listed], "the listed point stays")
+            #expect(try await catalog.alerts().contains { $0.kind == .datastoreOrphanPoints } == false)
+        }
+    }
 }
