@@ -1,6 +1,12 @@
 import BulwarkCore
 import Foundation
 
+/// Writes `text` and a line feed to standard output, with control characters escaped (``TerminalText``): every
+/// line this CLI prints goes through here, since names of VMs and guest files come from hosts and guests.
+func print(_ text: String, terminator: String = "\n") {
+    Swift.print(TerminalText.escaped(text), terminator: terminator)
+}
+
 /// Prints rows under a header, each column as wide as its widest cell.
 func printTable(_ header: [String], _ rows: [[String]]) {
     let all = [header] + rows
