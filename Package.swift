@@ -107,7 +107,7 @@ let package = Package(
         .target(
             name: "BulwarkAgent",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "NBD", "GuestFiles",
+                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "DomainXML", "NBD", "GuestFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -164,6 +164,7 @@ let package = Package(
             dependencies: ["Libvirt", "NBD"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings),
+        .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"], swiftSettings: swiftSettings),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDTests", dependencies: ["NBD", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDServerTests", dependencies: ["NBDServer", "NBD", "TestSupport"], swiftSettings: swiftSettings),
@@ -199,7 +200,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Libvirt", "NBD", "TestSupport", "BulwarkAgent", "BulwarkServer", "BulwarkClient", "BulwarkAPI",
-                "BulwarkStore", "BulwarkCore",
+                "BulwarkStore", "BulwarkCore", "DomainXML",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
