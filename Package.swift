@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "BulwarkServer",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD", "NBDServer", "GuestFiles",
+                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD", "NBDServer", "GuestFiles", "DomainXML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

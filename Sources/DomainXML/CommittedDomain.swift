@@ -20,7 +20,7 @@ public enum CommittedDomain {
         guard named == name else {
             throw XMLFormatError("the domain XML names VM '\(named.prefix(80))', not \(name); send the VM's own definition")
         }
-        // Agents before this check sent no UUID in some tests' XML; libvirt always writes one.
+        // Without a UUID the XML claims no other VM (a restore gives it the VM's own); libvirt always writes one.
         if let claimed = domain.childText("uuid"), claimed.lowercased() != uuid.lowercased() {
             throw XMLFormatError("the domain XML has UUID '\(claimed.prefix(40))', not \(uuid); send the VM's own definition")
         }
