@@ -210,7 +210,9 @@ private struct Builder {
             case "kernel", "initrd", "dtb":
                 let path = element.text
                 guard allowList.trusts(path) else {
-                    drop("<\(element.name)> \(path): not a file this host uses for the VM")
+                    drop(
+                        "<\(element.name)> \(path): neither packaged firmware nor a file this host's definition of the VM"
+                            + " uses; set it again with `virsh edit` if the file is safe to hand to QEMU")
                     continue
                 }
                 children.append(XMLTree.Node(element.name, text: path))
@@ -218,6 +220,8 @@ private struct Builder {
                 // Handed to the kernel, and meaningful only with one.
                 if os.child("kernel").map({ allowList.trusts($0.text) }) == true {
                     children.append(XMLTree.Node("cmdline", text: element.text))
+                } else {
+                    drop("<cmdline> \(element.text) (its kernel was left out)")
                 }
             default:
                 drop("<os>" + describe(element))
@@ -259,7 +263,7 @@ private struct Builder {
                 // No source: libvirt makes the socket under its own folder.
                 children.append(XMLTree.Node("channel", [("type", "unix")], children: [
                     XMLTree.Node("target", [("type", "virtio"), ("name", "org.qemu.guest_agent.0")]),
-                ]))
+                ] + addresses(element)))
             case "input":
                 guard let type, ["mouse", "tablet", "keyboard"].contains(type) else {
                     drop(describe(element))

@@ -159,6 +159,7 @@ import Testing
             "<serial type='tcp'> attacker.example:4444 (made a pty)", "<serial type='udp'> attacker.example:4445",
             "<input type='passthrough'>", "<rng model='virtio'>", "<emulator> /tmp/evil-qemu", "<nvram> /etc/shadow",
             "<kernel> /root/.ssh/id_rsa", "<initrd> /etc/libvirt/secrets/key", "listen address and password",
+            "<cmdline> console=ttyS0 (its kernel was left out)",
         ] {
             #expect(dropped.contains(part), "'\(part)' is not listed as left out:\n\(dropped)")
         }
