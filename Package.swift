@@ -54,7 +54,10 @@ let package = Package(
         // Linux calls the C library has but Swift's Glibc module does not declare (syncfs).
         .systemLibrary(name: "CLinux"),
 
-        .target(name: "Libvirt", dependencies: ["CLibvirt", "CLibXML2"], swiftSettings: swiftSettings),
+        // Domain XML read strictly, and the allow-list a recovery point's definition passes before any host runs it:
+        // no I/O, so bulwarkd checks commits with it without linking libvirt.
+        .target(name: "DomainXML", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "DomainXML"], swiftSettings: swiftSettings),
         .target(name: "NBD", dependencies: ["CNBD"], swiftSettings: swiftSettings),
         // The NBD server side (no library offers it to Swift): read-only exports of recovery points.
         .target(name: "NBDServer", swiftSettings: swiftSettings),
@@ -74,7 +77,7 @@ let package = Package(
         .target(
             name: "BulwarkServer",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD", "NBDServer", "GuestFiles",
+                "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD", "NBDServer", "GuestFiles", "DomainXML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -104,7 +107,7 @@ let package = Package(
         .target(
             name: "BulwarkAgent",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "NBD", "GuestFiles",
+                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "DomainXML", "NBD", "GuestFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -161,6 +164,7 @@ let package = Package(
             dependencies: ["Libvirt", "NBD"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings),
+        .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"], swiftSettings: swiftSettings),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDTests", dependencies: ["NBD", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDServerTests", dependencies: ["NBDServer", "NBD", "TestSupport"], swiftSettings: swiftSettings),
@@ -196,7 +200,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Libvirt", "NBD", "TestSupport", "BulwarkAgent", "BulwarkServer", "BulwarkClient", "BulwarkAPI",
-                "BulwarkStore", "BulwarkCore",
+                "BulwarkStore", "BulwarkCore", "DomainXML",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

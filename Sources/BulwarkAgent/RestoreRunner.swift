@@ -2,6 +2,7 @@ import BulwarkAPI
 import BulwarkCore
 import BulwarkStore
 import Dispatch
+import DomainXML
 import Foundation
 import GuestFiles
 import Libvirt
@@ -106,16 +107,11 @@ struct RestoreRunner {
         if let taken {
             throw AgentError(.invalid, "host \(host) already has \(taken); choose another name (--name)")
         }
-        let relocated: String
-        do {
-            relocated = try DomainRelocation(
-                name: name, uuid: uuidText,
-                disks: Dictionary(uniqueKeysWithValues: targets.map { ($0.disk.target, DomainRelocation.Disk(path: $0.path, format: format)) }),
-                folder: folder
-            ).apply(to: restore.domainXML)
-        } catch {
-            throw AgentError(.invalid, "the point's domain definition cannot be made into a new VM: \(error)")
-        }
+        let relocated = try await trustedDefinition(
+            name: name, uuid: uuidText,
+            disks: Dictionary(uniqueKeysWithValues: targets.map { ($0.disk.target, DomainAllowList.Disk(path: $0.path, format: format)) }),
+            keepMACs: false, currentXML: nil, reporter: reporter,
+            refusal: "the point's domain definition cannot be made into a new VM")
         let ledger = PartialRestores(scratchDirectory: scratchDirectory)
         try ledger.record(task: task.id, files: targets.map(\.path), domainUUID: uuidText)
         do {
@@ -184,7 +180,7 @@ struct RestoreRunner {
         let uuid = task.vmUUID.uuidString.lowercased()
         let subject = subject
         let host = host
-        let current = try await hypervisor.run { connection -> (running: Bool, disks: [String: (path: String?, format: String, size: UInt64)]) in
+        let current = try await hypervisor.run { connection -> (running: Bool, disks: [String: (path: String?, format: String, size: UInt64)], name: String, xml: String) in
             let domain: Domain
             do {
                 domain = try connection.domain(uuid: uuid)
@@ -198,7 +194,7 @@ struct RestoreRunner {
                 // A missing file has no size; it is made anew below.
                 disks[disk.target] = (disk.sourcePath, disk.format ?? "raw", (try? domain.blockInfo(disk.target).capacity) ?? 0)
             }
-            return (try domain.state().isActive, disks)
+            return (try domain.state().isActive, disks, domain.name, try domain.xml(inactive: true))
         }
         var targets: [Target] = []
         for disk in restore.disks {
@@ -217,15 +213,14 @@ struct RestoreRunner {
             targets.append(Target(disk: disk, path: path, format: now.format, inPlace: present, resizeFrom: resize))
         }
         // The point's definition, with its disks where they are now (a storage migration since the point moved
-        // them): booting the paths the point was read from would start the VM on stale or missing files.
-        let xml: String
-        do {
-            xml = try DomainRelocation.pointingDisks(
-                Dictionary(uniqueKeysWithValues: targets.map { ($0.disk.target, DomainRelocation.Disk(path: $0.path, format: $0.format)) }),
-                in: restore.domainXML)
-        } catch {
-            throw AgentError(.invalid, "the point's domain definition cannot be restored: \(error)")
-        }
+        // them): booting the paths the point was read from would start the VM on stale or missing files. Its name
+        // and UUID are the VM's on this host, so a point cannot redefine another VM; the files the host's current
+        // definition uses (kernel, NVRAM, console log) stay trusted.
+        let xml = try await trustedDefinition(
+            name: current.name, uuid: uuid,
+            disks: Dictionary(uniqueKeysWithValues: targets.map { ($0.disk.target, DomainAllowList.Disk(path: $0.path, format: $0.format)) }),
+            keepMACs: true, currentXML: current.xml, reporter: reporter,
+            refusal: "the point's domain definition cannot be restored")
         if current.running {
             await reporter.log(.info, "stopping \(subject) (up to \(restore.shutdownTimeout) s to shut down, then hard)")
             try await stop(uuid: uuid, timeout: restore.shutdownTimeout)

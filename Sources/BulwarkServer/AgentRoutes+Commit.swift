@@ -2,6 +2,7 @@ import BulwarkAPI
 import BulwarkCatalog
 import BulwarkCore
 import BulwarkStore
+import DomainXML
 import Foundation
 import Hummingbird
 import Logging
@@ -28,6 +29,7 @@ extension AgentRoutes {
             throw APIError.invalid(
                 "the checkpoint in the commit of task \(id) has an empty name or XML; send the checkpoint the sync made, or none")
         }
+        try await Self.checkDomain(commit, task: task)
         let pointID = RecoveryPointID.generate()
         var labels = ["job": id.description, "host": host, "kind": task.job.kind.rawValue]
         if let group = task.group { labels["group"] = group.rawValue }
@@ -131,6 +133,28 @@ extension AgentRoutes {
             indexes[disk.target] = index
         }
         return indexes
+    }
+
+    /// Refuses domain XML that cannot be the VM's definition (see ``CommittedDomain``): a restore never defines it
+    /// as it is, but a point should describe the VM it holds, and bounded, entity-free XML is all a restore parses.
+    static func checkDomain(_ commit: AgentCommit, task: TaskInfo) async throws {
+        let xml = commit.domainXML
+        let name = task.vmName
+        let uuid = task.vmUUID.uuidString.lowercased()
+        let targets = commit.disks.map(\.target)
+        // Up to a MiB of XML: parsed off the request threads.
+        let problem = try await runBlocking { () -> XMLFormatError? in
+            do throws(XMLFormatError) {
+                try CommittedDomain.check(xml, name: name, uuid: uuid, targets: targets)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let problem {
+            throw APIError.invalid(
+                "the domain XML in the commit of task \(task.job.id) for VM \(name) (\(uuid)) is refused: \(problem.message)")
+        }
     }
 
     static func isDiskTarget(_ target: String) -> Bool {

@@ -1,3 +1,4 @@
+public import DomainXML
 import Foundation
 
 /// The XML that begins a pull-mode backup job: libvirt exports each disk over NBD for the caller to read.

@@ -1,3 +1,4 @@
+public import DomainXML
 import Foundation
 
 /// The XML that asks libvirt for a new checkpoint: a name and, per disk, whether it gets a dirty bitmap.

@@ -1,3 +1,4 @@
+public import DomainXML
 import Foundation
 
 /// What Bulwark reads out of a domain's XML: its identity and its disks.

@@ -1,6 +1,10 @@
+public import DomainXML
 /// A recovery point's domain definition made into a new VM on any host (alternate-location recovery): a new name
 /// and UUID, new MAC addresses, its disks at new paths in a new format, and file-backed consoles moved beside them,
 /// so the copy can run next to the original without sharing a file or an address with it.
+///
+/// Everything else in the XML is kept as it is, so its result is only as trustworthy as its input: restores build
+/// their definitions with `DomainAllowList` instead, because a point's XML was written by the host it came from.
 public struct DomainRelocation: Sendable {
     /// Where one disk of the new VM lives.
     public struct Disk: Sendable, Hashable {

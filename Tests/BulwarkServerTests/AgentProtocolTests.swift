@@ -101,11 +101,19 @@ import Testing
         return (sent, missing)
     }
 
+    /// web1's definition as its agent commits it: the disks every test syncs.
+    static let webXML = """
+        <domain type='kvm'><name>web1</name><devices>
+        <disk type='file' device='disk'><source file='/vm/web1-vda.qcow2'/><target dev='vda' bus='virtio'/></disk>
+        <disk type='file' device='disk'><source file='/vm/web1-vdb.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+        </devices></domain>
+        """
+
     static func commit(
         _ disks: [SyntheticDisk], kind: SyncKind = .full, checkpoint: String?, sent: Int64 = 0
     ) -> AgentCommit {
         AgentCommit(
-            syncKind: kind, consistency: .applicationConsistent, domainXML: "<domain><name>web1</name></domain>",
+            syncKind: kind, consistency: .applicationConsistent, domainXML: webXML,
             disks: disks.map { AgentCommit.Disk(target: $0.target, index: Data($0.index.encoded())) },
             checkpoint: checkpoint.map { AgentTask.CheckpointRecord(name: $0, host: "claimed-elsewhere", xml: "<domaincheckpoint><name>\($0)</name></domaincheckpoint>") },
             transferredBytes: sent)
@@ -269,6 +277,18 @@ import Testing
             #expect(badChunkSize.status == 400 && badChunkSize.message.contains("131072-byte chunks"))
             let notJSON = try await fleet.kvm1.send(.POST, "\(tasks)/commit", bytes: Array("{".utf8), contentType: "application/json")
             #expect(notJSON.status == 400)
+            // Domain XML that cannot be web1's definition: refused, naming the VM and what is wrong.
+            var foreign = Self.commit([fleet.vda, fleet.vdb], checkpoint: "bulwark-1")
+            for (xml, says) in [
+                ("<domain><name>db1</name></domain>", "names VM 'db1', not web1"),
+                (Self.webXML.replacingOccurrences(of: "vdb", with: "vdz"), "no disk vdb"),
+                ("<!DOCTYPE domain [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>" + Self.webXML, "document type declaration"),
+                ("<domain><name>web1</name>", "not well-formed"),
+            ] {
+                foreign.domainXML = xml
+                let refused = try await fleet.kvm1.send(.POST, "\(tasks)/commit", json: foreign)
+                #expect(refused.status == 400 && refused.message.contains("VM web1") && refused.message.contains(says), "\(refused.message)")
+            }
 
             // With the last chunk the same commit goes through: the task was never spoiled by the refusals.
             _ = try await fleet.kvm1.send(.PUT, "\(tasks)/chunks/\(first.digest)", bytes: first.bytes)

@@ -87,7 +87,7 @@ extension IntegrationSuite {
                     testbed, RecoveryRequest(vm: "\(testbed.host)/\(name)", point: point, toHost: testbed.host, path: small, name: "x\(name)"))
                 #expect(cramped.state == .failed && cramped.error?.contains("free") == true, "\(cramped.error ?? "")")
                 #expect(try FileManager.default.contentsOfDirectory(atPath: small).isEmpty)
-                // The started copy writes its console beside its disks; nothing else is there.
+                // Refused restores left nothing beside the copy's disks (its console is a pty, not a file).
                 let left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasSuffix("console.log") }.sorted()
                 #expect(left == ["\(copy)-vda.qcow2", "\(copy)-vdb.qcow2"], "refused restores left files: \(left)")
 

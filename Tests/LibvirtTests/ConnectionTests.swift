@@ -23,6 +23,12 @@ import Testing
         #expect(try !connection.hostname().isEmpty)
     }
 
+    /// A restored VM's interfaces stay only on networks the host has: the test driver's stock one is `default`.
+    @Test func listsTheNetworksARestoredVMMayUse() throws {
+        let connection = try Connection(uri: TestDriver.uri)
+        #expect(try connection.networkNames() == ["default"])
+    }
+
     @Test func listsTheStockRunningDomain() throws {
         let connection = try Connection(uri: TestDriver.uri)
         let domains = try connection.listDomains()
