@@ -22,6 +22,8 @@ public struct AlertKind: OpenStringValue {
     /// A datastore holds complete points the catalog does not list (a crash between a point's files and its row):
     /// they are collected once the grace period is over.
     public static let datastoreOrphanPoints: AlertKind = "datastore-orphan-points"
+    /// An agent's client certificate expires within 30 days (critical within 7, or expired): re-enroll the host.
+    public static let agentCertificateExpiring: AlertKind = "agent-certificate-expiring"
     /// No successful sync for twice the group's sync interval.
     public static let syncOverdue: AlertKind = "sync-overdue"
 }

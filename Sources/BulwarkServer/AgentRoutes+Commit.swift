@@ -80,6 +80,13 @@ extension AgentRoutes {
             throw error
         }
         await uploads.forget(id)
+        do {
+            // The point names what the VM's next sync needs: earlier failed syncs' uploads are no longer its own.
+            let vm = task.vmUUID
+            try await runBlocking { try Datastore.open(at: path).clearUploads(vm: vm) }
+        } catch {
+            logger.warning("cannot clear the list of the VM's uncommitted uploads: \(error)")
+        }
         await noteChangeTracking(commit, task: task, host: host, logger: logger)
         logger.info(
             "committed recovery point",

@@ -121,18 +121,22 @@ extension AgentRoutes {
         }
     }
 
-    /// The chunks a sync's chunk query may answer as present: those of its base point (none without a base).
-    func baseDigests(_ task: TaskInfo) async throws -> Set<ChunkDigest> {
-        guard let base = task.base else { return [] }
-        let reference = RecoveryPointRef(vm: task.vmUUID, point: base.point.id)
+    /// The chunks a sync's chunk query may answer as present: those of its base point, and those earlier syncs of
+    /// the same VM uploaded without committing (a sync that failed or was cancelled), never another VM's.
+    func knownDigests(_ task: TaskInfo) async throws -> Set<ChunkDigest> {
         let path = task.datastorePath.path
+        let vm = task.vmUUID
+        let base = task.base
         return try await bases.digests(of: task.job.id) {
+            var known = try await runBlocking { try Datastore.open(at: path).uploadedChunks(vm: vm) }
+            guard let base else { return known }
             do {
-                return try await Self.digests(of: reference, datastorePath: path)
+                known.formUnion(try await Self.digests(of: RecoveryPointRef(vm: vm, point: base.point.id), datastorePath: path))
             } catch let error as DatastoreError {
                 throw APIError.conflict(
                     "the base point \(base.point.id) cannot be read from datastore \(task.datastore): \(error.message)")
             }
+            return known
         }
     }
 }

@@ -12,8 +12,15 @@ extension AgentRoutes {
     static func promoteStagedChunks(of task: TaskInfo, logger: Logger) async {
         let path = task.datastorePath.path
         let job = task.job.id.description
+        let vm = task.vmUUID
         do {
-            let report = try await runBlocking { try Datastore.open(at: path).promoteStagedChunks(of: job, checking: false) }
+            let report = try await runBlocking {
+                let store = try Datastore.open(at: path)
+                let report = try store.promoteStagedChunks(of: job, checking: false)
+                // The VM's next sync counts them as present; no other VM's query ever does.
+                try store.recordUploads(report.digests, vm: vm)
+                return report
+            }
             if report.promoted > 0 { logger.debug("uploaded chunks kept for the next sync", metadata: ["chunks": "\(report.promoted)"]) }
         } catch {
             logger.warning("the chunks this task uploaded stay staged until the next task in its datastore: \(error)")
@@ -25,8 +32,15 @@ extension AgentRoutes {
     func promoteStagedChunksOfEndedJobs(in store: Datastore, logger: Logger) async {
         do {
             for name in try await runBlocking({ try store.stagingJobs() }) {
-                if let id = JobID(name), let job = try? await catalog.job(id: id).job, job.state == .running { continue }
-                let report = try await runBlocking { try store.promoteStagedChunks(of: name, checking: false) }
+                var job: JobInfo?
+                if let id = JobID(name) { job = try? await catalog.job(id: id).job }
+                if job?.state == .running { continue }
+                let vm = job?.vmUUID
+                let report = try await runBlocking {
+                    let report = try store.promoteStagedChunks(of: name, checking: false)
+                    if let vm { try store.recordUploads(report.digests, vm: vm) }
+                    return report
+                }
                 logger.info(
                     "kept the chunks an ended job uploaded", metadata: ["ended-job": "\(name)", "chunks": "\(report.promoted)"])
             }
@@ -43,9 +57,17 @@ extension AgentRoutes {
         for datastore in try await catalog.datastores() {
             let path = datastore.path.path
             do {
-                let reports = try await runBlocking {
-                    let store = try Datastore.open(at: path)
-                    return try store.stagingJobs().map { ($0, try store.promoteStagedChunks(of: $0, checking: true)) }
+                let store = try await runBlocking { try Datastore.open(at: path) }
+                var owners: [String: UUID] = [:]
+                for name in try await runBlocking({ try store.stagingJobs() }) {
+                    if let id = JobID(name), let vm = try? await catalog.job(id: id).job.vmUUID { owners[name] = vm }
+                }
+                let reports = try await runBlocking { [owners] in
+                    try store.stagingJobs().map { name in
+                        let report = try store.promoteStagedChunks(of: name, checking: true)
+                        if let vm = owners[name] { try store.recordUploads(report.digests, vm: vm) }
+                        return (name, report)
+                    }
                 }
                 for (job, report) in reports {
                     logger.notice(

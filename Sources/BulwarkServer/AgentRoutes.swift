@@ -103,7 +103,7 @@ struct AgentRoutes {
             let digests = try query.digests.map(Self.digest)
             let path = task.datastorePath.path
             let job = task.job.id.description
-            let known = try await baseDigests(task)
+            let known = try await knownDigests(task)
             let missing = try await runBlocking {
                 let store = try Datastore.open(at: path)
                 var seen = Set<ChunkDigest>()

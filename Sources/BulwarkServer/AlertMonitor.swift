@@ -5,6 +5,7 @@ import BulwarkStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import X509
 
 /// Watches what an administrator must hear about and keeps the alerts true: each pass raises what is wrong and
 /// resolves what no longer is, so alerts resolve themselves when the cause is gone.
@@ -54,6 +55,7 @@ struct AlertMonitor: Service {
         for vm in try await catalog.protectionHealth() { try await judge(vm, now: now) }
         for datastore in try await catalog.datastores() { try await judge(datastore, now: now) }
         for job in try await catalog.latestServerJobs(kinds: [.prune, .verify]) { try await judge(job, now: now) }
+        for agent in try await catalog.agents() { try await judge(agent, now: now) }
         let fresh = await posted.unposted(try await catalog.alerts())
         for alert in fresh { await post(alert) }
         return fresh
@@ -132,6 +134,25 @@ struct AlertMonitor: Service {
             try await catalog.resolveAlerts(kind: .jobWarnings, subject: subject, at: now)
         }
     }
+
+    /// An agent whose certificate runs out soon: a host that can no longer call in protects nothing.
+    private func judge(_ agent: AgentInfo, now: Date) async throws {
+        let subject = "agent \(agent.host)"
+        guard let expiry = try? Certificate(pemEncoded: agent.certificatePEM).notValidAfter else { return }
+        let left = expiry.timeIntervalSince(now)
+        guard left < Self.certificateWarning else {
+            try await catalog.resolveAlerts(kind: .agentCertificateExpiring, subject: subject, at: now)
+            return
+        }
+        let when = left <= 0 ? "expired at" : "expires at"
+        try await catalog.raiseAlert(
+            kind: .agentCertificateExpiring, severity: left < 7 * 86_400 ? .critical : .warning, subject: subject,
+            message: "the certificate of the agent on host \(agent.host) \(when) \(expiry.formatted(.iso8601)); after that the host can no longer call in and none of its VMs is backed up. Give it a new one: `bulwark agent token --host \(agent.host) --reenroll`, then `bulwark-agent enroll --force` on the host",
+            at: now)
+    }
+
+    /// How long before an agent's certificate expires its alert opens.
+    static let certificateWarning: TimeInterval = 30 * 86_400
 
     private func judge(_ datastore: DatastoreInfo, now: Date) async throws {
         let subject = "datastore \(datastore.name)"

@@ -86,6 +86,7 @@ extension Datastore {
                     continue
                 }
             }
+            report.digests.append(digest)
             if try FileSystem.touch(chunkPath(digest)) {
                 // Another sync stored it meanwhile; theirs is as good as ours.
                 try FileSystem.remove(staged)
@@ -119,6 +120,8 @@ public struct StagingReport: Hashable, Sendable {
     public var promoted = 0
     /// Staged files that were not whole (after a crash) and were removed.
     public var dropped = 0
+    /// Every whole chunk the job had staged, now among the datastore's chunks.
+    public var digests: [ChunkDigest] = []
 
     public init() {}
 }
