@@ -121,7 +121,11 @@ final class Ext2Volume {
             guard let dirent, let context else { return 0 }
             let collected = Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue()
             let length = Int(dirent.pointee.name_len & 0xff)
-            let name = withUnsafeBytes(of: dirent.pointee.name) { String(decoding: $0.prefix(length), as: UTF8.self) }
+            // Only the name's own bytes, which libext2fs checked lie within the entry: the struct's name field is
+            // 255 bytes long, and copying all of it reads past the end of the folder block's buffer.
+            let name = String(
+                decoding: UnsafeRawBufferPointer(start: UnsafeRawPointer(dirent) + MemoryLayout<ext2_dir_entry>.offset(of: \.name)!, count: length),
+                as: UTF8.self)
             if dirent.pointee.inode != 0, name != ".", name != ".." {
                 collected.names.append((name, dirent.pointee.inode))
             }
