@@ -39,4 +39,20 @@ import Testing
         #expect(Set(try browser.list("/vda").map(\.name)).isSuperset(of: ["hello.txt", "link", "slowlink", "dir"]))
         #expect(try browser.entry("/vda/slowlink").target?.hasSuffix("/long/target/that/is/not/fast") == true)
     }
+
+    /// A superblock that gives more blocks than its volume holds is refused before libext2fs sizes its tables by it.
+    @Test(arguments: [("ext4-files-links-fifo", false), ("ext4-inline-data-64bit-csum", true)])
+    func aSuperblockLargerThanItsVolumeIsAnError(_ seed: String, highBits: Bool) throws {
+        var bytes = try #require(try Self.inputs("ext2-directories").first { $0.name == seed }).bytes
+        // s_blocks_count_lo, and s_blocks_count_hi where the 64bit feature gives it.
+        for index in 0..<4 { bytes[1024 + 4 + index] = 0xff }
+        if highBits { for index in 0..<4 { bytes[1024 + 0x150 + index] = 0xff } }
+        let browser = try GuestBrowser(disks: [MemoryDisk(target: "vda", bytes: bytes)])
+        do {
+            _ = try browser.list("/vda")
+            Issue.record("a file system larger than its volume was listed")
+        } catch let error as GuestFilesError {
+            #expect(error.code == .corrupt && error.message.contains("vda") && error.message.contains("more than the 131072 bytes of its volume"), "\(error)")
+        }
+    }
 }
