@@ -159,6 +159,15 @@ let package = Package(
             path: "bench/bulwark-bench",
             swiftSettings: swiftSettings),
 
+        // libFuzzer targets over what guests write (partition tables, ext2/3/4 folders). scripts/fuzz builds them
+        // with -sanitize=fuzzer and FUZZING defined; a plain build makes a replayer of the same inputs.
+        .systemLibrary(name: "CFuzzer", path: "Tests/Fuzz/CFuzzer"),
+        .executableTarget(
+            name: "GuestFilesFuzzer",
+            dependencies: ["GuestFiles", "CFuzzer"],
+            path: "Tests/Fuzz/GuestFilesFuzzer",
+            swiftSettings: swiftSettings),
+
         .target(
             name: "TestSupport",
             dependencies: ["Libvirt", "NBD"],

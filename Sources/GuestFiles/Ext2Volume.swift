@@ -31,8 +31,13 @@ final class Ext2Volume {
             read: { context, offset, length, buffer in
                 let reader = Unmanaged<Reader>.fromOpaque(context!).takeUnretainedValue()
                 do {
+                    // The C side bounds offset and length by the volume's size, which the partition table checked
+                    // against the disk's.
                     let bytes = try reader.disk.read(offset: reader.offset + offset, length: Int(length))
-                    bytes.withUnsafeBytes { buffer!.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                    guard bytes.count == Int(length) else { return EIO }
+                    if let buffer, !bytes.isEmpty {
+                        bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                    }
                     return 0
                 } catch {
                     reader.failure = error
@@ -40,6 +45,13 @@ final class Ext2Volume {
                 }
             },
             size: volume.size))
+        do {
+            try Self.checkSuperblock(disk: disk, volume: volume)
+        } catch {
+            source.deallocate()
+            reader.release()
+            throw error
+        }
         var handle: ext2_filsys?
         let code = bulwark_ext2_open(source, &handle)
         guard code == 0, let handle else {
@@ -51,6 +63,36 @@ final class Ext2Volume {
                 "the \(volume.type) file system on \(volume.name) cannot be opened: \(Self.message(code))\(cause); the guest's file system may be damaged")
         }
         fs = handle
+    }
+
+    /// The superblock's size fits the volume: libext2fs sizes its group descriptor table by the block count the
+    /// superblock gives, so a hostile count would have it allocate gigabytes before any read fails.
+    private static func checkSuperblock(disk: any GuestDisk, volume: GuestVolume) throws(GuestFilesError) {
+        // Too small for a superblock, or not ext: libext2fs says what is wrong with it.
+        guard volume.size >= 2048 else { return }
+        let superblock: [UInt8]
+        do {
+            superblock = try disk.read(offset: volume.offset + 1024, length: 1024)
+        } catch {
+            throw GuestFilesError(.corrupt, "the \(volume.type) file system on \(volume.name) cannot be opened: reading its superblock failed (\(error))")
+        }
+        guard superblock.count == 1024, superblock[56] == 0x53, superblock[57] == 0xef else { return }
+        let logBlockSize = PartitionTable.le32(superblock, 24)
+        // libext2fs reads blocks of 1 KiB to 64 KiB.
+        guard logBlockSize <= 6 else {
+            throw GuestFilesError(
+                .corrupt,
+                "the \(volume.type) file system on \(volume.name) cannot be opened: its superblock's block size field (\(logBlockSize)) is not 0 to 6; the guest's file system is damaged")
+        }
+        let blockSize = UInt64(1024) << logBlockSize
+        var blocks = UInt64(PartitionTable.le32(superblock, 4))
+        if PartitionTable.le32(superblock, 96) & 0x80 != 0 { blocks |= UInt64(PartitionTable.le32(superblock, 0x150)) << 32 }
+        let (bytes, overflow) = blocks.multipliedReportingOverflow(by: blockSize)
+        guard !overflow, bytes <= volume.size else {
+            throw GuestFilesError(
+                .corrupt,
+                "the \(volume.type) file system on \(volume.name) cannot be opened: its superblock gives \(blocks) blocks of \(blockSize) bytes, more than the \(volume.size) bytes of its volume; the guest's file system is damaged or cut short")
+        }
     }
 
     deinit {
@@ -121,7 +163,11 @@ final class Ext2Volume {
             guard let dirent, let context else { return 0 }
             let collected = Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue()
             let length = Int(dirent.pointee.name_len & 0xff)
-            let name = withUnsafeBytes(of: dirent.pointee.name) { String(decoding: $0.prefix(length), as: UTF8.self) }
+            // Only the name's own bytes, which libext2fs checked lie within the entry: the struct's name field is
+            // 255 bytes long, and copying all of it reads past the end of the folder block's buffer.
+            let name = String(
+                decoding: UnsafeRawBufferPointer(start: UnsafeRawPointer(dirent) + MemoryLayout<ext2_dir_entry>.offset(of: \.name)!, count: length),
+                as: UTF8.self)
             if dirent.pointee.inode != 0, name != ".", name != ".." {
                 collected.names.append((name, dirent.pointee.inode))
             }
@@ -156,7 +202,14 @@ final class Ext2Volume {
             return withUnsafeBytes(of: inode.i_block) { String(decoding: $0.prefix(size), as: UTF8.self) }
         }
         if inode.i_flags & UInt32(EXT4_INLINE_DATA_FL) != 0 {
-            var bytes = [UInt8](repeating: 0, count: 4096)
+            // ext2fs_inline_data_get fills as many bytes as the inode's inline data holds, which the guest chose:
+            // size the buffer by that, not by the link's own size field.
+            var inline: Int = 0
+            try check(ext2fs_inline_data_size(fs, number, &inline), "cannot read symlink inode \(number)")
+            guard inline >= 0, inline <= 1 << 16 else {
+                throw GuestFilesError(.corrupt, "symlink inode \(number) on \(volume.name) has \(inline) bytes of inline data")
+            }
+            var bytes = [UInt8](repeating: 0, count: max(inline, 1))
             var got: Int = 0
             try check(ext2fs_inline_data_get(fs, number, &inode, &bytes, &got), "cannot read symlink inode \(number)")
             return String(decoding: bytes.prefix(min(got, size)), as: UTF8.self)

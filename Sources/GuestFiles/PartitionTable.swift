@@ -18,82 +18,96 @@ public struct GuestVolume: Sendable, Hashable {
     var throughLibguestfs = false
 }
 
+/// Reads a disk's MBR or GPT. Every number in a table is the guest's to choose, so each is bounded by the disk's
+/// size before it is used, and byte offsets are computed with overflow-checked arithmetic: a hostile table is a
+/// ``GuestFilesError`` naming the disk and the field, never a trap and never a read outside the disk.
 enum PartitionTable {
     static let sector: UInt64 = 512
 
+    /// A partition as its table gives it, in 512-byte sectors.
+    struct Partition: Equatable {
+        var number: Int
+        var start: UInt64
+        var count: UInt64
+    }
+
     static func volumes(of disk: any GuestDisk) throws -> [GuestVolume] {
         guard disk.size >= 2 * sector else { return [] }
-        let first = try disk.read(offset: 0, length: Int(sector))
-        var parts: [(number: Int, start: UInt64, count: UInt64)] = []
+        let first = try read(disk, sector: 0, count: 1, what: "its MBR")
+        var parts: [Partition] = []
         if first[510] == 0x55, first[511] == 0xaa {
-            let entries = (0..<4).map { index -> (type: UInt8, start: UInt64, count: UInt64) in
-                let base = 446 + index * 16
-                return (first[base + 4], UInt64(le32(first, base + 8)), UInt64(le32(first, base + 12)))
-            }
-            if entries.contains(where: { $0.type == 0xee }) {
-                parts = try gpt(disk)
-            } else {
-                for (index, entry) in entries.enumerated() where entry.type != 0 && entry.count > 0 {
-                    if [0x05, 0x0f, 0x85].contains(entry.type) {
-                        parts += try logical(disk, extended: entry.start)
-                    } else {
-                        parts.append((index + 1, entry.start, entry.count))
-                    }
-                }
-            }
+            let entries = mbrEntries(first)
+            parts = entries.contains { $0.type == 0xee } ? try gpt(disk) : try mbr(disk, entries)
         }
         if parts.isEmpty {
             return [try probe(disk, name: disk.target, offset: 0, size: disk.size)]
         }
-        return try parts.sorted { $0.number < $1.number }.compactMap { part in
-            let offset = part.start * sector
-            guard offset < disk.size else { return nil }
-            return try probe(disk, name: "\(disk.target)\(part.number)", offset: offset, size: min(part.count * sector, disk.size - offset))
+        try checkWithinDisk(parts, disk)
+        return try parts.sorted { $0.number < $1.number }.map { part in
+            try probe(
+                disk, name: "\(disk.target)\(part.number)", offset: try bytes(part.start, disk, "partition \(part.number)'s start"),
+                size: try bytes(part.count, disk, "partition \(part.number)'s length"))
         }
     }
 
-    private static func gpt(_ disk: any GuestDisk) throws -> [(Int, UInt64, UInt64)] {
-        let header = try disk.read(offset: sector, length: Int(sector))
-        guard Array(header[0..<8]) == Array("EFI PART".utf8) else {
-            throw GuestFilesError(.corrupt, "disk \(disk.target) has a protective MBR but no GPT header")
+    /// The number of whole sectors on `disk`: every sector number a table gives must be below it.
+    static func sectors(_ disk: any GuestDisk) -> UInt64 { disk.size / sector }
+
+    /// `count` sectors in bytes, or an error naming `what` when that does not fit in 64 bits.
+    static func bytes(_ count: UInt64, _ disk: any GuestDisk, _ what: @autoclosure () -> String) throws(GuestFilesError) -> UInt64 {
+        let (product, overflow) = count.multipliedReportingOverflow(by: sector)
+        guard !overflow else {
+            throw GuestFilesError(.corrupt, "disk \(disk.target): \(what()) of \(count) sectors is more than any disk holds; its partition table is damaged")
         }
-        let entriesLBA = le64(header, 72)
-        let count = Int(min(le32(header, 80), 1024))
-        let entrySize = Int(le32(header, 84))
-        guard (128...4096).contains(entrySize), entriesLBA * sector < disk.size else {
-            throw GuestFilesError(.corrupt, "disk \(disk.target) has a GPT header with impossible entries")
-        }
-        let bytes = try disk.read(offset: entriesLBA * sector, length: min(count * entrySize, Int(disk.size - entriesLBA * sector)))
-        var parts: [(Int, UInt64, UInt64)] = []
-        for index in 0..<(bytes.count / entrySize) {
-            let base = index * entrySize
-            guard bytes[base..<base + 16].contains(where: { $0 != 0 }) else { continue }
-            let first = le64(bytes, base + 32)
-            let last = le64(bytes, base + 40)
-            guard last >= first else { continue }
-            parts.append((index + 1, first, last - first + 1))
-        }
-        return parts
+        return product
     }
 
-    /// The logical partitions of an extended partition, numbered from 5, following its chain of EBRs.
-    private static func logical(_ disk: any GuestDisk, extended: UInt64) throws -> [(Int, UInt64, UInt64)] {
-        var parts: [(Int, UInt64, UInt64)] = []
-        var next: UInt64 = 0
-        var seen = Set<UInt64>()
-        while parts.count < 128, seen.insert(next).inserted {
-            let at = (extended + next) * sector
-            guard at + sector <= disk.size else { break }
-            let ebr = try disk.read(offset: at, length: Int(sector))
-            guard ebr[510] == 0x55, ebr[511] == 0xaa else { break }
-            let start = UInt64(le32(ebr, 446 + 8))
-            let count = UInt64(le32(ebr, 446 + 12))
-            if count > 0 { parts.append((5 + parts.count, extended + next + start, count)) }
-            let link = UInt64(le32(ebr, 462 + 8))
-            guard link != 0 else { break }
-            next = link
+    /// `start + count` (the sector after a run), or an error naming `what` when it does not fit in 64 bits.
+    static func end(_ start: UInt64, _ count: UInt64, _ disk: any GuestDisk, _ what: @autoclosure () -> String) throws(GuestFilesError) -> UInt64 {
+        let (sum, overflow) = start.addingReportingOverflow(count)
+        guard !overflow else {
+            throw GuestFilesError(.corrupt, "disk \(disk.target): \(what()) (sector \(start), \(count) sectors) ends past any disk's end; its partition table is damaged")
         }
-        return parts
+        return sum
+    }
+
+    /// `count` sectors from sector `at`, checked to lie within the disk and to be as long as asked: a disk that
+    /// answers short is an error here, not an index out of range later.
+    static func read(_ disk: any GuestDisk, sector at: UInt64, count: UInt64, what: @autoclosure () -> String) throws -> [UInt8] {
+        let stop = try end(at, count, disk, what())
+        guard stop <= sectors(disk) else {
+            throw GuestFilesError(.corrupt, "disk \(disk.target): \(what()) at sector \(at) (\(count) sectors) lies beyond the disk's \(sectors(disk)) sectors; its partition table is damaged")
+        }
+        let length = try bytes(count, disk, what())
+        guard length <= 1 << 20 else {
+            throw GuestFilesError(.corrupt, "disk \(disk.target): \(what()) is \(length) bytes long, more than a partition table needs; it is damaged")
+        }
+        let bytes = try disk.read(offset: try self.bytes(at, disk, what()), length: Int(length))
+        guard bytes.count == Int(length) else {
+            throw GuestFilesError(.corrupt, "disk \(disk.target): reading \(what()) at sector \(at) gave \(bytes.count) of \(length) bytes")
+        }
+        return bytes
+    }
+
+    /// Every partition ends within the disk, and no two share a sector: a table that says otherwise was not
+    /// written by a partitioning tool, and reading through it would show one file system's bytes as another's.
+    static func checkWithinDisk(_ parts: [Partition], _ disk: any GuestDisk) throws(GuestFilesError) {
+        let total = sectors(disk)
+        var previous: Partition?
+        for part in parts.sorted(by: { ($0.start, $0.number) < ($1.start, $1.number) }) {
+            let stop = try end(part.start, part.count, disk, "partition \(part.number)")
+            guard stop <= total else {
+                throw GuestFilesError(
+                    .corrupt,
+                    "disk \(disk.target): partition \(part.number) (start sector \(part.start), \(part.count) sectors) ends beyond the disk's \(total) sectors; its partition table is damaged")
+            }
+            if let previous, previous.start + previous.count > part.start {
+                throw GuestFilesError(
+                    .corrupt,
+                    "disk \(disk.target): partitions \(previous.number) and \(part.number) overlap (partition \(part.number) starts at sector \(part.start), inside partition \(previous.number)); its partition table is damaged")
+            }
+            previous = part
+        }
     }
 
     /// What the volume holds, by its superblock's magic numbers.
