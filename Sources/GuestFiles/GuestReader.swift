@@ -104,6 +104,15 @@ public final class GuestReader: GuestTree {
     }
 
     private let pipes: (Pipe, Pipe, Pipe)
+    /// The socket folder goes once the helper has answered (it connects before it reads anything), so that a
+    /// parent killed later leaves nothing in ``GuestReaderSandbox/socketParent``; the open connections stay.
+    private var folderRemoved = false
+
+    private func removeFolder() {
+        guard !folderRemoved else { return }
+        folderRemoved = true
+        try? FileManager.default.removeItem(atPath: folder)
+    }
 
     /// The helper's process id on the host (bubblewrap's, whose children run the helper).
     public var pid: Int32 { process.processIdentifier }
@@ -125,7 +134,7 @@ public final class GuestReader: GuestTree {
         }
         ended = ended ?? GuestFilesError(.unsupported, "the guest file reader of \(label) was closed")
         server.stop()
-        try? FileManager.default.removeItem(atPath: folder)
+        removeFolder()
     }
 
     // MARK: - GuestTree
@@ -185,6 +194,7 @@ public final class GuestReader: GuestTree {
             }
             guard let (kind, payload) = received else { throw died(path) }
             arm()
+            removeFolder()
             if kind == .failure { throw GuestReaderWire.failure(payload) }
             let done: Bool
             do {
