@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "bulwarkd", targets: ["bulwarkd"]),
         .executable(name: "bulwark-agent", targets: ["bulwark-agent"]),
         .executable(name: "bulwark", targets: ["bulwark"]),
+        .executable(name: "bulwark-guest-reader", targets: ["bulwark-guest-reader"]),
         .library(name: "Libvirt", targets: ["Libvirt"]),
         .library(name: "NBD", targets: ["NBD"]),
     ],
@@ -140,6 +141,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
+        // Parses guest file systems for bulwarkd and bulwark-agent in a sandbox, never in their own processes.
+        .executableTarget(
+            name: "bulwark-guest-reader",
+            dependencies: ["GuestFiles", "NBD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "bulwark",
             dependencies: [
@@ -185,7 +191,7 @@ let package = Package(
             name: "BulwarkServerTests",
             dependencies: [
                 "BulwarkServer", "BulwarkClient", "BulwarkAPI", "BulwarkCatalog", "BulwarkCore", "BulwarkStore",
-                "TestSupport", "NBD",
+                "TestSupport", "NBD", "GuestFiles",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -13,6 +13,20 @@ extension HostCheck {
         return HostCheck(.ok, "items copied onto this host come from ext2/3/4 only: \(unavailable)")
     }
 
+    /// Whether item-level copies onto this host can run: guest file systems are parsed only by
+    /// `bulwark-guest-reader`, in a bubblewrap sandbox, never by the agent itself.
+    public static func guestReader(helper: String?, helperMissing: String?, bubblewrap: String) -> HostCheck {
+        guard let helper else {
+            return HostCheck(.warn, "items cannot be copied onto this host: \(helperMissing ?? "bulwark-guest-reader is not installed")")
+        }
+        guard FileManager.default.isExecutableFile(atPath: bubblewrap) else {
+            return HostCheck(
+                .warn, "items cannot be copied onto this host: \(bubblewrap) is missing, and guest file systems are read only in its sandbox",
+                fix: "apt-get install bubblewrap")
+        }
+        return HostCheck(.ok, "guest file systems are read by \(helper) in a bubblewrap sandbox, as an unprivileged user")
+    }
+
     /// The free space the scratch directory should have: a scratch file grows with what the guest writes while a
     /// sync reads the disk, so a tenth of the largest disk, and never less than 1 GiB.
     public static func scratchThreshold(largestDisk: UInt64) -> UInt64 {

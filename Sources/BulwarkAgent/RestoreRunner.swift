@@ -158,11 +158,16 @@ struct RestoreRunner {
             }, limiter: limiter))
         }
         let sources = disks
+        let label = "point \(restore.pointID) of \(subject)"
         let report: GuestExtractor.Report
         do {
-            // The extractor removes what it made when it fails part-way.
+            // The guest's file systems are parsed by a sandboxed helper, never in the agent (it runs as root); the
+            // extractor here writes what the helper reads, and removes what it made when it fails part-way.
+            let sandbox = try GuestReaderSandbox.located()
             report = try await runOffCooperativePool { () throws -> GuestExtractor.Report in
-                try GuestExtractor(browser: try GuestBrowser(disks: sources)).extract(items, into: folder)
+                let reader = try GuestReader(disks: sources, label: label, sandbox: sandbox)
+                defer { reader.close() }
+                return try GuestExtractor(browser: reader).extract(items, into: folder)
             }
         } catch {
             throw AgentError(.local, "cannot copy the items into \(folder) on \(host): \(error)", cause: error)

@@ -3,6 +3,7 @@ import BulwarkCatalog
 import BulwarkCore
 import Crypto
 import Foundation
+import GuestFiles
 import Hummingbird
 import HummingbirdTLS
 public import Logging
@@ -95,7 +96,10 @@ public enum BulwarkServerApplication {
         RecoveryRoutes(
             catalog: catalog, taskSignal: taskSignal,
             items: ItemRecovery(
-                catalog: catalog, exports: exports, browsers: PointBrowsers(exports: exports, workFolder: guestfsFolder),
+                catalog: catalog, exports: exports, browsers: PointBrowsers(
+                    exports: exports,
+                    sandbox: configuration.guestReader.map { .success($0) }
+                        ?? Result { () throws(GuestFilesError) in try GuestReaderSandbox.located() }),
                 partial: partialCopies,
                 logger: recoveryLogger)
         ).register(on: api)

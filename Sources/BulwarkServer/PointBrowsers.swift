@@ -4,36 +4,40 @@ import Foundation
 import GuestFiles
 import Synchronization
 
-/// The guest-file browsers of points being browsed, kept for a while between calls: a point whose file systems
+/// The guest-file readers of points being browsed, kept for a while between calls: a point whose file systems
 /// need the libguestfs appliance starts it once, not on every listing, and an item-level copy right after a browse
-/// reuses it. A kept browser holds its point from retention; it goes ``idle`` after its last use.
+/// reuses it. A kept reader holds its point from retention; it goes ``idle`` after its last use.
+///
+/// bulwarkd parses no guest data itself: each reader is a sandboxed `bulwark-guest-reader` (``GuestReader``). One
+/// that crashed or hung fails the call it was answering and is replaced at the next.
 final class PointBrowsers: Sendable {
     static let idle: Duration = .seconds(120)
 
-    /// One point's browser. `browser` is used under `lock` only (libext2fs and libguestfs handles are not
-    /// thread-safe); `users` and `lastUsed` change under the table's mutex only.
+    /// One point's reader. `browser` is used under `lock` only (a reader answers one request at a time); `users`
+    /// and `lastUsed` change under the table's mutex only.
     private final class Entry: @unchecked Sendable {
         let lock = NSLock()
-        var browser: GuestBrowser?
-        /// The catalog lease that keeps the point from retention while the browser lives.
+        var browser: GuestReader?
+        /// The catalog lease that keeps the point from retention while the reader lives.
         var lease: String?
         var users = 0
         var lastUsed = ContinuousClock.now
     }
 
     private let exports: PointExports
-    /// Where appliances keep their sockets (in the data directory, cleared at each start).
-    private let workFolder: String
+    /// How readers are started, or why they cannot be.
+    private let sandbox: Result<GuestReaderSandbox, GuestFilesError>
     private let entries = Mutex<[RecoveryPointID: Entry]>([:])
 
-    init(exports: PointExports, workFolder: String) {
+    init(exports: PointExports, sandbox: Result<GuestReaderSandbox, GuestFilesError>) {
         self.exports = exports
-        self.workFolder = workFolder
+        self.sandbox = sandbox
     }
 
-    /// Runs `body` with the browser of `point` on a thread of its own, making the browser on first use.
+    /// Runs `body` with the reader of `point` on a thread of its own, starting the reader on first use (or when
+    /// the last one ended).
     func use<T: Sendable>(
-        _ point: RecoveryPointInfo, disks: [RecoveryPointDisk], _ body: @escaping @Sendable (GuestBrowser) throws -> T
+        _ point: RecoveryPointInfo, disks: [RecoveryPointDisk], _ body: @escaping @Sendable (any GuestTree) throws -> T
     ) async throws -> T {
         let (entry, isNew) = entries.withLock { entries in
             let existing = entries[point.id]
@@ -64,16 +68,21 @@ final class PointBrowsers: Sendable {
                 await expire(point.id)
             }
         }
-        let workFolder = self.workFolder
+        let sandbox = try self.sandbox.get()
+        let label = "point \(point.id) of VM \(point.vmName)"
         return try await runBlocking {
             entry.lock.lock()
             defer { entry.lock.unlock() }
-            if entry.browser == nil { entry.browser = try GuestBrowser(disks: disks, workFolder: workFolder) }
+            if let browser = entry.browser, !browser.isRunning {
+                browser.close()
+                entry.browser = nil
+            }
+            if entry.browser == nil { entry.browser = try GuestReader(disks: disks, label: label, sandbox: sandbox) }
             return try body(entry.browser!)
         }
     }
 
-    /// Drops the browser of `point` if nobody used it for ``idle``, stopping its appliance.
+    /// Drops the reader of `point` if nobody used it for ``idle``, stopping it (and its appliance).
     private func expire(_ point: RecoveryPointID) async {
         let removed: Entry? = entries.withLock { entries in
             guard let entry = entries[point], entry.users == 0, ContinuousClock.now - entry.lastUsed >= Self.idle else {
@@ -84,7 +93,12 @@ final class PointBrowsers: Sendable {
         }
         guard let removed else { return }
         // Closing an appliance waits for its QEMU to stop: not on the cooperative pool.
-        _ = try? await runBlocking { removed.lock.withLock { removed.browser = nil } }
+        _ = try? await runBlocking {
+            removed.lock.withLock {
+                removed.browser?.close()
+                removed.browser = nil
+            }
+        }
         if let lease = entries.withLock({ _ in removed.lease }) { await exports.release(lease) }
     }
 }

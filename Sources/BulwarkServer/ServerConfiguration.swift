@@ -1,5 +1,6 @@
 public import BulwarkCore
 public import Foundation
+public import GuestFiles
 
 /// How `bulwarkd` runs: where its data lives and where it listens.
 public struct ServerConfiguration: Sendable, Hashable {
@@ -20,6 +21,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var verifyNew: Bool
     /// Verify a point again once its last verify (or its commit) is this old; nil: only on request.
     public var reverifyAfter: TimeSpan?
+    /// How guest file systems are read for browsing and item-level copies; nil: the installed helper, with the
+    /// default limits.
+    public var guestReader: GuestReaderSandbox?
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443, schedulerInterval: Duration? = nil,

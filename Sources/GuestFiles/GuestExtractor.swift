@@ -4,11 +4,12 @@ import Foundation
 import Glibc
 #endif
 
-/// Copies files and folders out of a ``GuestBrowser`` into a folder, never writing outside it: every file is made
+/// Copies files and folders out of a ``GuestTree`` (a ``GuestBrowser``, or a sandboxed ``GuestReader``) into a folder, never writing outside it: every file is made
 /// with `openat(O_CREAT|O_EXCL|O_NOFOLLOW)` relative to a folder descriptor opened with `O_NOFOLLOW`, so neither
 /// a link in the guest nor one already in the target folder leads elsewhere. Links are recreated as links (never
 /// followed); device nodes, FIFOs and sockets are skipped with a warning; names with `/` are refused. Content,
-/// permission bits (setuid and setgid dropped) and times are kept; owners are not (guest ids mean nothing here).
+/// permission bits (setuid and setgid dropped) and times are kept; owners are not (guest ids mean nothing here). Runs
+/// of zeros become holes, and a file never grows past the size its entry gave (the tree may be a helper that lies).
 public struct GuestExtractor {
     /// What an extraction did.
     public struct Report: Sendable, Hashable {
@@ -19,11 +20,14 @@ public struct GuestExtractor {
         public var warnings: [String] = []
     }
 
-    public let browser: GuestBrowser
+    public let browser: any GuestTree
     /// Called after each piece written, with the bytes so far.
     public var progress: (UInt64) -> Void = { _ in }
 
-    public init(browser: GuestBrowser) { self.browser = browser }
+    public init(browser: any GuestTree) { self.browser = browser }
+
+    /// Zeros are left as holes in blocks of this size (a multiple of every file system's block size).
+    static let holeBlock = 64 << 10
 
     /// Extracts each of `paths` (a file, link or folder, recursively) into `folder` under its own name.
     ///
@@ -36,15 +40,13 @@ public struct GuestExtractor {
             throw GuestFilesError(.target, "cannot open the target folder \(folder): \(String(cString: strerror(errno))); it must be an existing folder, not a link")
         }
         defer { close(root) }
-        var entries: [(path: String, volume: any GuestFileSystem, components: [String], entry: GuestEntry)] = []
+        var entries: [(path: String, entry: GuestEntry)] = []
         for path in paths {
             let parts = try GuestBrowser.components(path)
             guard parts.count >= 2 else {
                 throw GuestFilesError(.invalid, "'\(path)' names a whole file system; name a folder in it (e.g. /\(parts.first ?? "vda1")/home) or copy the disk with --disk")
             }
-            let volume = try browser.open(parts[0])
-            let components = Array(parts.dropFirst())
-            let entry = try volume.entry(components)
+            let entry = try browser.entry("/" + parts.joined(separator: "/"))
             var status = stat()
             guard fstatat(root, entry.name, &status, AT_SYMLINK_NOFOLLOW) != 0, errno == ENOENT else {
                 throw GuestFilesError(.target, "\(folder)/\(entry.name) exists already; extract into a folder without it, nothing was copied")
@@ -52,15 +54,15 @@ public struct GuestExtractor {
             guard !entries.contains(where: { $0.entry.name == entry.name }) else {
                 throw GuestFilesError(.invalid, "two items are named \(entry.name); copy them into different folders")
             }
-            entries.append((path, volume, components, entry))
+            entries.append(("/" + parts.joined(separator: "/"), entry))
         }
         var report = Report()
         var made: [String] = []
         do {
-            for (path, volume, components, entry) in entries {
+            for (path, entry) in entries {
                 made.append(entry.name)
                 var visited = Set<UInt64>()
-                try write(entry, from: volume, components, into: root, at: path, report: &report, visited: &visited, depth: 0)
+                try write(entry, into: root, at: path, report: &report, visited: &visited, depth: 0)
             }
         } catch {
             for name in made { try? FileManager.default.removeItem(atPath: "\(folder)/\(name)") }
@@ -70,8 +72,8 @@ public struct GuestExtractor {
     }
 
     private func write(
-        _ entry: GuestEntry, from volume: any GuestFileSystem, _ components: [String], into folder: Int32, at path: String,
-        report: inout Report, visited: inout Set<UInt64>, depth: Int
+        _ entry: GuestEntry, into folder: Int32, at path: String, report: inout Report, visited: inout Set<UInt64>,
+        depth: Int
     ) throws {
         let name = entry.name
         guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
@@ -84,18 +86,33 @@ public struct GuestExtractor {
             guard file >= 0 else { throw targetError("create", path) }
             var failed: (any Error)?
             do {
-                try volume.read(components) { bytes in
+                var length: UInt64 = 0
+                try browser.read(path) { bytes in
+                    length += UInt64(bytes.count)
+                    guard length <= entry.size else {
+                        throw GuestFilesError(.corrupt, "\(path) holds more than the \(entry.size) bytes its entry says; the guest's file system is damaged or hostile")
+                    }
                     try bytes.withUnsafeBytes { buffer in
-                        var done = 0
-                        while done < buffer.count {
-                            let written = Glibc.write(file, buffer.baseAddress! + done, buffer.count - done)
-                            guard written > 0 else { throw targetError("write", path) }
-                            done += written
+                        for start in stride(from: 0, to: buffer.count, by: Self.holeBlock) {
+                            let block = UnsafeRawBufferPointer(rebasing: buffer[start..<min(buffer.count, start + Self.holeBlock)])
+                            if block.allSatisfy({ $0 == 0 }) {
+                                // A hole: the file is cut to its length at the end, which leaves these zeros
+                                // unallocated.
+                                guard lseek(file, off_t(block.count), SEEK_CUR) >= 0 else { throw targetError("write", path) }
+                                continue
+                            }
+                            var done = 0
+                            while done < block.count {
+                                let written = Glibc.write(file, block.baseAddress! + done, block.count - done)
+                                guard written > 0 else { throw targetError("write", path) }
+                                done += written
+                            }
                         }
                     }
                     report.bytes += UInt64(bytes.count)
                     progress(report.bytes)
                 }
+                guard ftruncate(file, off_t(length)) == 0 else { throw targetError("write", path) }
             } catch {
                 failed = error
             }
@@ -112,10 +129,9 @@ public struct GuestExtractor {
             let child = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard child >= 0 else { throw targetError("open folder", path) }
             defer { close(child) }
-            for item in try volume.list(components) {
+            for item in try browser.list(path) {
                 try write(
-                    item, from: volume, components + [item.name], into: child, at: "\(path)/\(item.name)", report: &report,
-                    visited: &visited, depth: depth + 1)
+                    item, into: child, at: "\(path)/\(item.name)", report: &report, visited: &visited, depth: depth + 1)
             }
             finish(child, entry, path: path, report: &report)
             report.folders += 1

@@ -340,8 +340,9 @@ final class GuestfsAppliance {
     }
 }
 
-/// A guest disk as an NBD export for the appliance: zero runs are passed on where the disk knows them.
-private struct GuestDiskExport: NBDExportSource {
+/// A guest disk as an NBD export for the appliance and the sandboxed reader: zero runs are passed on where the
+/// disk knows them.
+struct GuestDiskExport: NBDExportSource {
     let disk: any GuestDisk
     var size: UInt64 { disk.size }
 

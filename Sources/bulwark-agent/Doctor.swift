@@ -56,6 +56,12 @@ struct Doctor: AsyncParsableCommand {
                 directory: scratch, measuredAt: space.measuredAt, available: space.available, largestDisk: largestDisk))
         checks += await HostCheck.enrollment(stateDirectory: state)
         checks.append(HostCheck.itemRecovery(libguestfsUnavailable: GuestBrowser.libguestfsUnavailable))
+        do {
+            let reader = try GuestReaderSandbox.located()
+            checks.append(HostCheck.guestReader(helper: reader.helper, helperMissing: nil, bubblewrap: reader.bubblewrap))
+        } catch {
+            checks.append(HostCheck.guestReader(helper: nil, helperMissing: error.message, bubblewrap: "/usr/bin/bwrap"))
+        }
 
         let ok = !checks.contains { $0.status == .fail }
         if json {

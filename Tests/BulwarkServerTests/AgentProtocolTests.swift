@@ -28,21 +28,27 @@ import Testing
         var store: Datastore { get throws { try Datastore.open(at: storePath) } }
     }
 
-    static func withFleet(_ body: (Fleet) async throws -> Void) async throws {
+    /// `vda` replaces the synthetic first disk's image (a multiple of the chunk size); `configure` changes the
+    /// server's configuration.
+    static func withFleet(
+        vda: [UInt8]? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (Fleet) async throws -> Void
+    ) async throws {
         let folder = try TemporaryDirectory("agent-protocol")
         defer { folder.cleanUp() }
-        try await withServer { admin, directory in
-            try await setUp(admin: admin, directory: directory, storePath: folder.file("main"), body)
+        try await withServer(configure: configure) { admin, directory in
+            try await setUp(admin: admin, directory: directory, storePath: folder.file("main"), vda: vda, body)
         }
     }
 
     static func setUp(
-        admin: BulwarkAPIClient, directory: ServerDataDirectory, storePath: String, _ body: (Fleet) async throws -> Void
+        admin: BulwarkAPIClient, directory: ServerDataDirectory, storePath: String, vda: [UInt8]? = nil,
+        _ body: (Fleet) async throws -> Void
     ) async throws {
         let kvm1 = try await FakeAgent.enroll("kvm1", admin: admin, directory: directory)
         let kvm2 = try await FakeAgent.enroll("kvm2", admin: admin, directory: directory)
         do {
-            try await setUp(admin: admin, directory: directory, storePath: storePath, kvm1: kvm1, kvm2: kvm2, body)
+            try await setUp(
+                admin: admin, directory: directory, storePath: storePath, vda: vda, kvm1: kvm1, kvm2: kvm2, body)
         } catch {
             await kvm1.shutdown()
             await kvm2.shutdown()
@@ -53,12 +59,12 @@ import Testing
     }
 
     private static func setUp(
-        admin: BulwarkAPIClient, directory: ServerDataDirectory, storePath: String, kvm1: FakeAgent, kvm2: FakeAgent,
-        _ body: (Fleet) async throws -> Void
+        admin: BulwarkAPIClient, directory: ServerDataDirectory, storePath: String, vda image: [UInt8]?,
+        kvm1: FakeAgent, kvm2: FakeAgent, _ body: (Fleet) async throws -> Void
     ) async throws {
         // vda: five blocks, one of them zeros, and a short tail; vdb: two blocks, the same data twice (dedup).
         let vda = try SyntheticDisk(
-            target: "vda", image: SyntheticDisk.image(blocks: 5, chunkSize: chunkSize, tail: 1000, zeroBlock: 2),
+            target: "vda", image: image ?? SyntheticDisk.image(blocks: 5, chunkSize: chunkSize, tail: 1000, zeroBlock: 2),
             chunkSize: chunkSize)
         let block = SyntheticDisk.image(blocks: 1, chunkSize: chunkSize, seed: 7)
         let vdb = try SyntheticDisk(target: "vdb", image: block + block, chunkSize: chunkSize)
