@@ -15,6 +15,27 @@ import Testing
         try await Webhook<AlertView>.with { url, hook in try await run(webhook: url, inbox: hook) }
     }
 
+    /// Agents' certificates (valid two years) raise an alert 30 days before they run out, critical in the last 7.
+    @Test func anAgentCertificateNearItsEndRaisesAnAlert() async throws {
+        try await AgentProtocolTests.withFleet { fleet in
+            let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
+            let monitor = AlertMonitor(
+                catalog: catalog, interval: .seconds(1), webhook: nil, logger: Logger(label: "alerts-test"),
+                space: { _ in (50, 100) })
+            func expiring(at date: Date) async throws -> [AlertInfo] {
+                _ = try await monitor.pass(now: date)
+                return try await catalog.alerts().filter { $0.kind == .agentCertificateExpiring }.sorted { $0.subject < $1.subject }
+            }
+            let now = Date()
+            #expect(try await expiring(at: now).isEmpty)
+            let soon = try await expiring(at: now.addingTimeInterval(2 * 365 * 86_400 - 20 * 86_400))
+            #expect(soon.map(\.subject) == ["agent kvm1", "agent kvm2"] && soon.allSatisfy { $0.severity == .warning })
+            #expect(soon.first?.message.contains("bulwark agent token --host kvm1 --reenroll") == true)
+            let late = try await expiring(at: now.addingTimeInterval(2 * 365 * 86_400 - 3 * 86_400))
+            #expect(late.allSatisfy { $0.severity == .critical } && late.count == 2)
+        }
+    }
+
     private func run(webhook: URL, inbox: Webhook<AlertView>) async throws {
         try await AgentProtocolTests.withFleet { fleet in
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
