@@ -306,3 +306,11 @@ public struct CheckRequest: Codable, Sendable, Hashable {
         self.group = group
     }
 }
+
+/// `POST /v1/agent/certificate`: a certificate for a new key of the calling host, asked for before the current one
+/// expires; the answer is an ``EnrollmentResponse`` and the old certificate stops working at once.
+public struct AgentCertificateRenewal: Codable, Sendable, Hashable {
+    /// A PEM certificate signing request for the new key.
+    public var csr: String
+    public init(csr: String) { self.csr = csr }
+}

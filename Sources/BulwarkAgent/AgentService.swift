@@ -28,13 +28,17 @@ public struct AgentService: Service, CustomStringConvertible {
         public var inventoryInterval: Duration
         /// The folders restores may write under (`--restore-root`); empty: anywhere.
         public var restoreRoots: [String]
+        /// Where a renewed identity is saved (the state directory); nil: renewals are not saved.
+        public var stateDirectory: String?
 
         public init(
             identity: AgentIdentity, libvirtURI: String = "qemu:///system",
             scratchDirectory: String = "/var/lib/bulwark-agent/scratch", fingerprintDirectory: String? = nil,
-            maximumTasks: Int = 2, inventoryInterval: Duration = .seconds(60), restoreRoots: [String] = []
+            maximumTasks: Int = 2, inventoryInterval: Duration = .seconds(60), restoreRoots: [String] = [],
+            stateDirectory: String? = nil
         ) {
             self.restoreRoots = restoreRoots
+            self.stateDirectory = stateDirectory
             self.identity = identity
             self.fingerprintDirectory = fingerprintDirectory
             self.libvirtURI = libvirtURI
@@ -82,6 +86,7 @@ public struct AgentService: Service, CustomStringConvertible {
         let source = HypervisorSource(uri: configuration.libvirtURI, connected: hypervisor)
         await withDiscardingTaskGroup { group in
             group.addTask { await reportInventory(source: source, server: server) }
+            group.addTask { await renewCertificate(server: server, tasks: tasks) }
             group.addTask {
                 await takeTasks(
                     source: source, server: server, tasks: tasks, vmLocks: vmLocks, fingerprints: fingerprints)
@@ -158,6 +163,26 @@ public struct AgentService: Service, CustomStringConvertible {
         } catch {
             logger.warning("\(error); syncs hash every chunk they read with SHA-256")
             return nil
+        }
+    }
+
+    /// Renews the agent's certificate when it is within ``CertificateRenewal/window`` of expiring, looking every
+    /// hour, and only while no task runs: the old certificate stops working at once, and a task's calls under way
+    /// would be refused.
+    func renewCertificate(server: ServerConnection, tasks: TaskTracker) async {
+        while !Task.isCancelled {
+            if CertificateRenewal.isDue(server.identity), await tasks.count == 0 {
+                do {
+                    let renewed = try await CertificateRenewal.renew(over: server)
+                    if let directory = configuration.stateDirectory {
+                        try await runOffCooperativePool { () throws(AgentError) in try renewed.save(to: directory) }
+                    }
+                    logger.notice("renewed this agent's certificate")
+                } catch {
+                    logger.error("cannot renew this agent's certificate (it expires soon; the server raises an alert): \(error)")
+                }
+            }
+            try? await Task.sleep(for: .seconds(3600))
         }
     }
 

@@ -5,18 +5,28 @@ public import NIOCore
 import NIOFoundationCompat
 public import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// The agent's calls to `bulwarkd`: mutual TLS with the enrolled certificate, trusting only the server's CA.
 ///
 /// Errors map to ``AgentError`` codes so callers can tell a server that is away (`unreachable`, worth retrying)
 /// from one that refuses (`rejected`, `notFound`, `unauthorized`).
 public final class ServerConnection: Sendable {
-    public let identity: AgentIdentity
-    private let client: HTTPClient
+    /// The identity the calls present and the client that presents it: both replaced together when the agent
+    /// renews its certificate (``replace(identity:)``).
+    private let state: Mutex<(identity: AgentIdentity, client: HTTPClient)>
     private let base: String
 
+    public var identity: AgentIdentity { state.withLock { $0.identity } }
+    private var client: HTTPClient { state.withLock { $0.client } }
+
     public init(identity: AgentIdentity) throws(AgentError) {
-        self.identity = identity
+        state = Mutex((identity, try Self.client(for: identity)))
+        base = identity.serverURL.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+    }
+
+    /// An HTTP client presenting `identity`'s certificate and trusting only its CA.
+    private static func client(for identity: AgentIdentity) throws(AgentError) -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         do {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(identity.caPEM.utf8)))
@@ -30,8 +40,21 @@ public final class ServerConnection: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        base = identity.serverURL.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Makes every later call present `identity` (a renewed certificate). Calls under way on the old client keep it
+    /// until they end; it is shut down once the longest of them (the read timeout) must have.
+    public func replace(identity: AgentIdentity) throws(AgentError) {
+        let fresh = try Self.client(for: identity)
+        let old = state.withLock { state in
+            defer { state = (identity, fresh) }
+            return state.client
+        }
+        Task {
+            try? await Task.sleep(for: .seconds(330))
+            try? await old.shutdown()
+        }
     }
 
     /// Ends the connections; call once when done.

@@ -22,6 +22,21 @@ extension Catalog {
         return try agentInfo(db, record)
     }
 
+    /// Replaces the certificate of an enrolled host with one it renewed over its current certificate: from now on
+    /// only the new one opens agent calls.
+    @discardableResult
+    public func renewAgentCertificate(
+        host: String, certificateFingerprint: String, certificatePEM: String
+    ) async throws -> AgentInfo {
+        try await write { db in
+            var record = try Self.agentRecord(db, host: host)
+            record.certificateFingerprint = certificateFingerprint
+            record.certificatePem = certificatePEM
+            try record.update(db)
+            return try Self.agentInfo(db, record)
+        }
+    }
+
     /// Every enrolled agent, by host.
     public func agents() async throws -> [AgentInfo] {
         try await read { db in

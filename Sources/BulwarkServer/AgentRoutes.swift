@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import X509
 
 /// `/v1/agent/…`: what agents call, behind ``AgentAuthMiddleware`` (see `AgentProtocol.swift` for the wire).
 ///
@@ -14,6 +15,8 @@ import NIOCore
 /// that lost a task cannot change it.
 struct AgentRoutes {
     let catalog: Catalog
+    /// Signs the certificates agents renew.
+    let ca: CertificateAuthority
     let uploads: TaskUploadLedger
     let taskSignal: TaskSignal
     let limits: JobLimits
@@ -40,6 +43,23 @@ struct AgentRoutes {
         registerRestore(on: group)
         group.get("ping") { _, context in
             AgentPing(host: try Self.host(context), serverTime: Date())
+        }
+        // A host renews its own certificate with the current one: the name is the certificate's, never the body's.
+        group.post("certificate") { request, context in
+            let host = try Self.host(context)
+            let body = try await Self.decode(
+                AgentCertificateRenewal.self, request, context, limit: 64 << 10, what: "a certificate renewal")
+            let certificate: Certificate
+            do {
+                certificate = try ca.issueAgentCertificate(csrPEM: body.csr, host: host)
+            } catch let error as ServerError {
+                throw APIError.invalid(error.message)
+            }
+            let pem = try certificate.serializeAsPEM().pemString
+            try await catalog.renewAgentCertificate(
+                host: host, certificateFingerprint: try CertificateAuthority.fingerprint(of: certificate), certificatePEM: pem)
+            context.logger.notice("agent renewed its certificate", metadata: ["host": "\(host)"])
+            return EnrollmentResponse(certificate: pem, caCertificate: try ca.certificatePEM(), host: host)
         }
         group.post("inventory") { request, context in
             let report = try await Self.decode(

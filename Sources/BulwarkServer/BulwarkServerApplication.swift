@@ -59,7 +59,7 @@ public enum BulwarkServerApplication {
         // A group of its own, so the admin token's middleware never sees agent calls (nor the reverse).
         let taskSignal = TaskSignal()
         AgentRoutes(
-            catalog: catalog, uploads: TaskUploadLedger(), taskSignal: taskSignal,
+            catalog: catalog, ca: ca, uploads: TaskUploadLedger(), taskSignal: taskSignal,
             limits: JobLimits(
                 perHost: configuration.maximumJobsPerHost, perDatastore: configuration.maximumJobsPerDatastore),
             retry: configuration.retry)

@@ -71,7 +71,8 @@ struct Run: AsyncParsableCommand {
         let configuration = AgentService.Configuration(
             identity: identity, libvirtURI: libvirt ?? environment["BULWARK_AGENT_LIBVIRT"] ?? "qemu:///system",
             scratchDirectory: scratchDir ?? environment["BULWARK_AGENT_SCRATCH_DIR"] ?? "\(state)/scratch",
-            fingerprintDirectory: "\(state)/fingerprints", maximumTasks: maxTasks, restoreRoots: restoreRoot)
+            fingerprintDirectory: "\(state)/fingerprints", maximumTasks: maxTasks, restoreRoots: restoreRoot,
+            stateDirectory: state)
         let service = AgentService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

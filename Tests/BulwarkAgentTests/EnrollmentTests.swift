@@ -1,4 +1,5 @@
 import BulwarkAgent
+import BulwarkAPI
 import Foundation
 import TestSupport
 import Testing
@@ -200,6 +201,33 @@ import Testing
             let old = await HostCheck.enrollment(stateDirectory: state.path)
             #expect(old.map(\.status) == [.ok, .fail], "the replaced certificate no longer opens agent calls: \(old)")
             #expect(try server.bulwark(["alerts"]).contains("agent-reenrolled"))
+        }
+    }
+
+    /// The agent renews its own certificate over the current one: the new one works at once, the old one is refused,
+    /// and renewal is due only in the last 30 days.
+    @Test func anAgentRenewsItsCertificateBeforeItExpires() async throws {
+        try await withEnrollmentServer { server, state in
+            let identity = try await Enrollment(
+                server: server.url, token: try server.token().token, host: "kvm1", stateDirectory: state.path
+            ).run()
+            #expect(!CertificateRenewal.isDue(identity))
+            #expect(CertificateRenewal.isDue(identity, now: Date().addingTimeInterval(2 * 365 * 86_400 - 10 * 86_400)))
+
+            let connection = try ServerConnection(identity: identity)
+            let renewed = try await CertificateRenewal.renew(over: connection)
+            #expect(renewed.host == "kvm1" && renewed.privateKeyPEM != identity.privateKeyPEM)
+            #expect(renewed.certificatePEM != identity.certificatePEM)
+            let ping = try await connection.json(.GET, "/v1/agent/ping", as: AgentPing.self)
+            #expect(ping?.host == "kvm1", "the connection presents the new certificate")
+            await connection.shutdown()
+
+            let old = try ServerConnection(identity: identity)
+            let refused = await #expect(throws: AgentError.self) {
+                _ = try await old.json(.GET, "/v1/agent/ping", as: AgentPing.self)
+            }
+            #expect(refused?.code == .unauthorized)
+            await old.shutdown()
         }
     }
 }
