@@ -92,7 +92,7 @@ public struct AgentService: Service, CustomStringConvertible {
                     source: source, server: server, tasks: tasks, vmLocks: vmLocks, fingerprints: fingerprints)
             }
             await withGracefulShutdownHandler {
-                // Runs until shutdown; the two loops above end on cancellation.
+                // Runs until shutdown; the loops above end on cancellation.
                 try? await gracefulShutdown()
             } onGracefulShutdown: {}
             logger.info("shutting down: waiting for running tasks to end")
