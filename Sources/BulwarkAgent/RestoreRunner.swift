@@ -167,7 +167,9 @@ struct RestoreRunner {
             report = try await runOffCooperativePool { () throws -> GuestExtractor.Report in
                 let reader = try GuestReader(disks: sources, label: label, sandbox: sandbox)
                 defer { reader.close() }
-                return try GuestExtractor(browser: reader).extract(items, into: folder)
+                // No copy writes more than the point's disks hold, whatever sizes the guest's file systems claim.
+                let limit = sources.reduce(UInt64(0)) { $0 + $1.size }
+                return try GuestExtractor(browser: reader, byteLimit: limit).extract(items, into: folder)
             }
         } catch {
             throw AgentError(.local, "cannot copy the items into \(folder) on \(host): \(error)", cause: error)

@@ -87,8 +87,10 @@ struct ItemRecovery: Sendable {
             if !plan.items.isEmpty {
                 let items = plan.items
                 let folder = plan.folder
+                // No copy writes more than the point's disks hold, whatever sizes the guest's file systems claim.
+                let limit = disks.reduce(UInt64(0)) { $0 + $1.size }
                 let report = try await browsers.use(plan.point, disks: disks) { browser in
-                    try GuestExtractor(browser: browser).extract(items, into: folder)
+                    try GuestExtractor(browser: browser, byteLimit: limit).extract(items, into: folder)
                 }
                 made += itemNames
                 warnings += report.warnings

@@ -17,14 +17,22 @@ public struct GuestExtractor {
         public var folders = 0
         public var links = 0
         public var bytes: UInt64 = 0
+        /// Bytes written to disk: ``bytes`` less the holes.
+        public var written: UInt64 = 0
         public var warnings: [String] = []
     }
 
     public let browser: any GuestTree
     /// Called after each piece written, with the bytes so far.
     public var progress: (UInt64) -> Void = { _ in }
+    /// The most bytes one extraction writes (holes not counted): a guest's sizes are its own word, so a copy is
+    /// bounded by what the caller knows the point can hold. Past it the extraction fails and removes what it made.
+    public var byteLimit: UInt64
 
-    public init(browser: any GuestTree) { self.browser = browser }
+    public init(browser: any GuestTree, byteLimit: UInt64 = .max) {
+        self.browser = browser
+        self.byteLimit = byteLimit
+    }
 
     /// Zeros are left as holes in blocks of this size (a multiple of every file system's block size).
     static let holeBlock = 64 << 10
@@ -101,11 +109,17 @@ public struct GuestExtractor {
                                 guard lseek(file, off_t(block.count), SEEK_CUR) >= 0 else { throw targetError("write", path) }
                                 continue
                             }
+                            report.written += UInt64(block.count)
+                            guard report.written <= byteLimit else {
+                                throw GuestFilesError(
+                                    .target,
+                                    "the copy stopped at \(path): it would write more than \(byteLimit) bytes, more than the point's disks hold; the guest's file system is damaged or hostile (nothing was kept)")
+                            }
                             var done = 0
                             while done < block.count {
-                                let written = Glibc.write(file, block.baseAddress! + done, block.count - done)
-                                guard written > 0 else { throw targetError("write", path) }
-                                done += written
+                                let count = Glibc.write(file, block.baseAddress! + done, block.count - done)
+                                guard count > 0 else { throw targetError("write", path) }
+                                done += count
                             }
                         }
                     }

@@ -109,6 +109,26 @@ import Testing
         #expect(FileManager.default.contents(atPath: "\(again)/hello.txt") == Data("mine\n".utf8))
     }
 
+    /// A copy never writes more than its byte limit (what the point's disks hold), whatever the guest's sizes say:
+    /// past it the extraction fails and removes what it made; holes do not count.
+    @Test func aCopyStopsAtItsByteLimit() throws {
+        let folder = try TemporaryDirectory("guest-files")
+        defer { folder.cleanUp() }
+        let source = try Self.makeSource(folder)
+        let browser = try GuestBrowser(disks: [try FileDisk(target: "vdb", path: try Self.makeDisk(folder, source: source, label: "gpt"))])
+        let target = folder.file("limited")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        do {
+            _ = try GuestExtractor(browser: browser, byteLimit: 64 << 10).extract(["/vdb1/dir"], into: target)
+            Issue.record("a 1 MiB file went out under a 64 KiB limit")
+        } catch let error as GuestFilesError {
+            #expect(error.code == .target && error.message.contains("more than 65536 bytes"), "\(error)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty, "nothing was kept")
+        let report = try GuestExtractor(browser: browser, byteLimit: 2 << 20).extract(["/vdb1/dir"], into: target)
+        #expect(report.written <= report.bytes && report.written > 0)
+    }
+
     /// The target's disk fills up part-way: the extraction fails saying so and removes what it made, and only that.
     @Test func aFullTargetLeavesOnlyWhatWasThere() throws {
         let folder = try TemporaryDirectory("guest-files")
