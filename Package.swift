@@ -64,9 +64,15 @@ let package = Package(
         .target(name: "NBDServer", swiftSettings: swiftSettings),
         .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: swiftSettings),
         .target(name: "BulwarkCore", swiftSettings: swiftSettings),
+        // The datastore's formats without its I/O (digests, chunk files, fixed indexes, chunk plans, manifests):
+        // what the agent needs to cut, hash and encode chunks and to check what it restores.
+        .target(
+            name: "ChunkFormat",
+            dependencies: ["BulwarkCore", "Zstd", "CDeflate", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .target(
             name: "BulwarkStore",
-            dependencies: ["BulwarkCore", "Zstd", "CDeflate", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["BulwarkCore", "ChunkFormat", "Zstd", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .target(
             name: "BulwarkCatalog",
@@ -82,6 +88,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -108,7 +115,7 @@ let package = Package(
         .target(
             name: "BulwarkAgent",
             dependencies: [
-                "BulwarkCore", "BulwarkAPI", "BulwarkStore", "Libvirt", "DomainXML", "NBD", "GuestFiles",
+                "BulwarkCore", "BulwarkAPI", "ChunkFormat", "Libvirt", "DomainXML", "NBD", "GuestFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark-agent",
             dependencies: [
-                "BulwarkCore", "BulwarkAgent", "BulwarkStore", "Libvirt", "GuestFiles",
+                "BulwarkCore", "BulwarkAgent", "ChunkFormat", "Libvirt", "GuestFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

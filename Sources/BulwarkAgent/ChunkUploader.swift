@@ -1,5 +1,5 @@
 import BulwarkAPI
-public import BulwarkStore
+public import ChunkFormat
 import Foundation
 public import Logging
 import NIOCore

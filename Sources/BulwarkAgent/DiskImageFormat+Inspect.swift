@@ -1,4 +1,4 @@
-public import BulwarkStore
+public import ChunkFormat
 
 extension DiskImageFormat {
     /// Reads the header on a dispatch thread, keeping the blocking read off Swift's cooperative pool.

@@ -1,5 +1,5 @@
 internal import Crypto
-public import BulwarkStore
+public import ChunkFormat
 import Foundation
 
 /// What a sync learnt about one disk: for each chunk it read, the SHA-256 it computed and the bytes' fingerprint.

@@ -1,5 +1,5 @@
 import Foundation
-public import BulwarkStore
+public import ChunkFormat
 public import Libvirt
 
 /// The per-VM checks of `bulwark-agent doctor`: disk formats and the guest agent channel.

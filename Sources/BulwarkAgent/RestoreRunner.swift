@@ -1,6 +1,6 @@
 import BulwarkAPI
 import BulwarkCore
-import BulwarkStore
+import ChunkFormat
 import Dispatch
 import DomainXML
 import Foundation
@@ -319,7 +319,7 @@ struct RestoreRunner {
                 group.addTask {
                     if target.inPlace {
                         let present = try await writer.read(offset: range.lowerBound, length: length)
-                        let same = digest == zero ? Datastore.isAllZero(present) : ChunkDigest.of(present) == digest
+                        let same = digest == zero ? EncodedChunk.isAllZero(present) : ChunkDigest.of(present) == digest
                         if same { return (chunk, false, 0) }
                     }
                     var bytes: ArraySlice<UInt8>
@@ -332,7 +332,7 @@ struct RestoreRunner {
                         await limiter.take(file.count)
                         fetched = Int64(file.count)
                         do {
-                            bytes = try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize)
+                            bytes = try EncodedChunk.decode(file, digest: digest, chunkSize: index.chunkSize)
                         } catch {
                             throw AgentError(.rejected, "chunk \(digest) from the server does not check out: \(error)", cause: error)
                         }
@@ -572,7 +572,7 @@ final class RemoteDisk: GuestDisk, Sendable {
             await limiter.take(file.count)
             return file
         }
-        let plain = Array(try Datastore.decodeChunkFile(file, digest: digest, chunkSize: index.chunkSize))
+        let plain = Array(try EncodedChunk.decode(file, digest: digest, chunkSize: index.chunkSize))
         state.withLock { state in
             state.received += Int64(file.count)
             state.cache.append((digest, plain))

@@ -1,6 +1,6 @@
 import BulwarkAPI
 import BulwarkCore
-import BulwarkStore
+import ChunkFormat
 import Foundation
 import Libvirt
 

@@ -1,6 +1,6 @@
 import BulwarkAPI
 import BulwarkCore
-import BulwarkStore
+import ChunkFormat
 import Foundation
 import NBD
 
@@ -177,7 +177,7 @@ extension SyncRunner {
                             .nbd, "reading disk \(disk.source.target) of \(subject) at offset \(range.lowerBound) "
                                 + "failed: \(error)", cause: error)
                     }
-                    if bytes.count == chunkSize, Datastore.isAllZero(bytes) {
+                    if bytes.count == chunkSize, EncodedChunk.isAllZero(bytes) {
                         return (read.disk, index, zero, nil, false, bytes.count, 0)
                     }
                     let fingerprint = pieces?.fingerprint(of: bytes)

@@ -1,6 +1,6 @@
 public import BulwarkAPI
 import BulwarkCore
-import BulwarkStore
+import ChunkFormat
 import Foundation
 public import Libvirt
 public import Logging

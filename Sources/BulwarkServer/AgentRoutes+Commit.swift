@@ -29,7 +29,7 @@ extension AgentRoutes {
             throw APIError.invalid(
                 "the checkpoint in the commit of task \(id) has an empty name or XML; send the checkpoint the sync made, or none")
         }
-        try await Self.checkDomain(commit, task: task)
+        try await checkDomain(commit, task: task)
         let pointID = RecoveryPointID.generate()
         var labels = ["job": id.description, "host": host, "kind": task.job.kind.rawValue]
         if let group = task.group { labels["group"] = group.rawValue }
@@ -41,12 +41,7 @@ extension AgentRoutes {
         let reference = RecoveryPointRef(vm: task.vmUUID, point: pointID)
         let written: RecoveryPointManifest
         do {
-            let job = id.description
-            written = try await runBlocking {
-                let store = try Datastore.open(at: path)
-                try store.promoteStagedChunks(of: job, checking: false)
-                return try store.writeRecoveryPoint(manifest: manifest, indexes: indexes)
-            }
+            written = try await datastores.commitPoint(at: path, job: id, manifest: manifest, indexes: indexes)
         } catch let error as DatastoreError where error.code == .chunkMissing {
             // A chunk the sync counted on went between its query and this commit (garbage collection, a verify's
             // quarantine, a hand in the datastore): nothing the agent did wrong, and a new try uploads it again.
@@ -71,7 +66,7 @@ extension AgentRoutes {
             try await catalog.commitTask(id: id, host: host, point: point, checkpoint: checkpoint)
         } catch {
             do {
-                try await runBlocking { try Datastore.open(at: path).deleteRecoveryPoint(reference) }
+                try await datastores.discardPoint(reference, at: path)
             } catch let cleanup {
                 // Garbage collection would not remove a complete point; say so loudly.
                 logger.error("the refused point \(reference) stays in datastore \(task.datastore): \(cleanup)")
@@ -83,7 +78,7 @@ extension AgentRoutes {
         do {
             // The point names what the VM's next sync needs: earlier failed syncs' uploads are no longer its own.
             let vm = task.vmUUID
-            try await runBlocking { try Datastore.open(at: path).clearUploads(vm: vm) }
+            try await datastores.withStore(at: path) { try $0.clearUploads(vm: vm) }
         } catch {
             logger.warning("cannot clear the list of the VM's uncommitted uploads: \(error)")
         }
@@ -144,13 +139,13 @@ extension AgentRoutes {
 
     /// Refuses domain XML that cannot be the VM's definition (see ``CommittedDomain``): a restore never defines it
     /// as it is, but a point should describe the VM it holds, and bounded, entity-free XML is all a restore parses.
-    static func checkDomain(_ commit: AgentCommit, task: TaskInfo) async throws {
+    func checkDomain(_ commit: AgentCommit, task: TaskInfo) async throws {
         let xml = commit.domainXML
         let name = task.vmName
         let uuid = task.vmUUID.uuidString.lowercased()
         let targets = commit.disks.map(\.target)
         // Up to a MiB of XML: parsed off the request threads.
-        let problem = try await runBlocking { () -> XMLFormatError? in
+        let problem = try await datastores.blocking { () -> XMLFormatError? in
             do throws(XMLFormatError) {
                 try CommittedDomain.check(xml, name: name, uuid: uuid, targets: targets)
                 return nil

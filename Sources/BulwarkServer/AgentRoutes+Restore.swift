@@ -17,7 +17,7 @@ extension AgentRoutes {
             let target = try context.parameters.require("target")
             let path = task.datastorePath.path
             let reference = RecoveryPointRef(vm: task.vmUUID, point: restore.point)
-            let bytes = try await runBlocking { try Datastore.open(at: path).readIndex(reference, disk: target).encoded() }
+            let bytes = try await datastores.withStore(at: path) { try $0.readIndex(reference, disk: target).encoded() }
             return Response(
                 status: .ok, headers: [.contentType: "application/octet-stream"],
                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -29,14 +29,13 @@ extension AgentRoutes {
             let path = task.datastorePath.path
             let reference = RecoveryPointRef(vm: task.vmUUID, point: restore.point)
             let allowed = try await restores.digests(of: task.job.id) {
-                try await Self.digests(of: reference, datastorePath: path)
+                try await digests(of: reference, datastorePath: path)
             }
             guard allowed.contains(digest) else {
                 throw APIError.notFound("chunk \(digest) is not part of point \(restore.point), which task \(task.job.id) restores")
             }
             // Read straight into the response's buffer: one copy of the chunk fewer.
-            let buffer = try await runBlocking { () throws -> ByteBuffer in
-                let store = try Datastore.open(at: path)
+            let buffer = try await datastores.withStore(at: path) { store throws -> ByteBuffer in
                 let size = try store.chunkFileSize(digest)
                 var buffer = ByteBufferAllocator().buffer(capacity: size)
                 try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
@@ -67,7 +66,7 @@ extension AgentRoutes {
     func restoreAssignment(_ task: TaskInfo, store: Datastore) async throws -> AgentRestore {
         let restore = try Self.restore(of: task)
         let reference = RecoveryPointRef(vm: task.vmUUID, point: restore.point)
-        let (manifest, disks) = try await runBlocking { () throws -> (RecoveryPointManifest, [AgentRestore.Disk]) in
+        let (manifest, disks) = try await datastores.blocking { () throws -> (RecoveryPointManifest, [AgentRestore.Disk]) in
             let manifest = try store.readManifest(reference)
             let disks = try manifest.disks.map { disk in
                 let index = try store.readIndex(reference, disk: disk.target)
@@ -111,9 +110,8 @@ extension AgentRoutes {
 
 extension AgentRoutes {
     /// Every chunk digest the indexes of a point name.
-    static func digests(of point: RecoveryPointRef, datastorePath path: String) async throws -> Set<ChunkDigest> {
-        try await runBlocking {
-            let store = try Datastore.open(at: path)
+    func digests(of point: RecoveryPointRef, datastorePath path: String) async throws -> Set<ChunkDigest> {
+        try await datastores.withStore(at: path) { store in
             let manifest = try store.readManifest(point)
             var digests = Set<ChunkDigest>()
             for disk in manifest.disks { digests.formUnion(try store.readIndex(point, disk: disk.target).digests) }
@@ -128,10 +126,10 @@ extension AgentRoutes {
         let vm = task.vmUUID
         let base = task.base
         return try await bases.digests(of: task.job.id) {
-            var known = try await runBlocking { try Datastore.open(at: path).uploadedChunks(vm: vm) }
+            var known = try await datastores.withStore(at: path) { try $0.uploadedChunks(vm: vm) }
             guard let base else { return known }
             do {
-                known.formUnion(try await Self.digests(of: RecoveryPointRef(vm: vm, point: base.point.id), datastorePath: path))
+                known.formUnion(try await digests(of: RecoveryPointRef(vm: vm, point: base.point.id), datastorePath: path))
             } catch let error as DatastoreError {
                 throw APIError.conflict(
                     "the base point \(base.point.id) cannot be read from datastore \(task.datastore): \(error.message)")

@@ -15,6 +15,7 @@ import X509
 /// that lost a task cannot change it.
 struct AgentRoutes {
     let catalog: Catalog
+    let datastores: Datastores
     /// Signs the certificates agents renew.
     let ca: CertificateAuthority
     let uploads: TaskUploadLedger
@@ -84,7 +85,7 @@ struct AgentRoutes {
             let point = RecoveryPointRef(vm: task.vmUUID, point: base.point.id)
             let bytes: [UInt8]
             do {
-                bytes = try await runBlocking { try Datastore.open(at: path).readIndex(point, disk: target).encoded() }
+                bytes = try await datastores.withStore(at: path) { try $0.readIndex(point, disk: target).encoded() }
             } catch let error as DatastoreError where error.code != .diskNotFound && error.code != .io {
                 throw APIError.conflict(
                     "the base point \(base.point.id) cannot be read from datastore \(task.datastore): \(error.message)")
@@ -124,8 +125,7 @@ struct AgentRoutes {
             let path = task.datastorePath.path
             let job = task.job.id.description
             let known = try await knownDigests(task)
-            let missing = try await runBlocking {
-                let store = try Datastore.open(at: path)
+            let missing = try await datastores.withStore(at: path) { store in
                 var seen = Set<ChunkDigest>()
                 // Present only what this VM's base point or this task holds (never another VM's chunks: no oracle),
                 // and refresh each hit's time so garbage collection keeps it until the commit names it.
@@ -142,14 +142,14 @@ struct AgentRoutes {
             try Self.requireSync(task)
             let digest = try Self.digest(try context.parameters.require("digest"))
             let path = task.datastorePath.path
-            let store = try await runBlocking { try Datastore.open(at: path) }
+            let store = try await datastores.store(at: path)
             let file = try await Self.collect(
                 request, limit: store.maximumChunkFileSize,
                 what: "a chunk file of datastore \(task.datastore) (\(store.chunkSize)-byte chunks)")
             let result: ChunkWriteResult
             do {
                 let job = task.job.id.description
-                result = try await runBlocking { try store.stageEncodedChunk(file, digest: digest, job: job) }
+                result = try await datastores.blocking { try store.stageEncodedChunk(file, digest: digest, job: job) }
             } catch let error as DatastoreError where [.digestMismatch, .chunkCorrupt].contains(error.code) {
                 throw APIError(.badRequest, code: error.code.rawValue, message: error.message)
             }
@@ -185,7 +185,7 @@ struct AgentRoutes {
             await bases.forget(task.job.id)
             await runningTasks.forget(task.job.id)
             await Self.notify(job, of: task, logger: Self.logger(context, task))
-            await Self.promoteStagedChunks(of: task, logger: Self.logger(context, task))
+            await datastores.jobEnded(task.job.id, vm: task.vmUUID, at: task.datastorePath.path, logger: Self.logger(context, task))
             Self.logger(context, task).info("task ended", metadata: ["state": "\(job.state)", "error": "\(job.error ?? "")"])
             return Response(status: .noContent)
         }
@@ -210,6 +210,8 @@ struct AgentRoutes {
             running.insert(id)
         }
         let orphans = try await catalog.failOrphanedTasks(host: host, running: running, retry: retry)
+        // Their chunks count for their VMs' next syncs, which may be claimed in this very poll.
+        await datastores.jobsEnded(orphans, logger: context.logger)
         for orphan in orphans {
             if orphan.state == .failed {
                 await uploads.forget(orphan.id)
@@ -246,7 +248,7 @@ struct AgentRoutes {
         let path = task.datastorePath.path
         let store: Datastore
         do {
-            store = try await runBlocking { try Datastore.open(at: path) }
+            store = try await datastores.reopen(at: path)
             guard store.chunkSize == task.chunkSize else {
                 throw ServerError(
                     .dataDirectory,
@@ -258,7 +260,6 @@ struct AgentRoutes {
             _ = try await catalog.finishTask(id: task.job.id, host: task.host ?? "", state: .failed, error: reason)
             return nil
         }
-        await promoteStagedChunksOfEndedJobs(in: store, logger: logger)
         if task.parameters.command == .restore {
             do {
                 let restore = try await restoreAssignment(task, store: store)
@@ -279,7 +280,7 @@ struct AgentRoutes {
         if let point = task.base {
             let reference = RecoveryPointRef(vm: task.vmUUID, point: point.point.id)
             do {
-                let manifest = try await runBlocking { try store.readManifest(reference) }
+                let manifest = try await datastores.blocking { try store.readManifest(reference) }
                 base = AgentTask.Base(
                     pointID: point.point.id.description,
                     disks: manifest.disks.map { AgentTask.BaseDisk(target: $0.target, logicalSize: $0.logicalSize) },

@@ -24,6 +24,7 @@ struct AlertMonitor: Service {
     typealias SpaceProbe = @Sendable (String) -> (used: UInt64, total: UInt64)?
 
     let catalog: Catalog
+    let datastores: Datastores
     let interval: Duration
     let webhook: URL?
     let logger: Logger
@@ -33,10 +34,11 @@ struct AlertMonitor: Service {
     private let posted = PostedAlerts()
 
     init(
-        catalog: Catalog, interval: Duration, webhook: URL?, logger: Logger,
+        catalog: Catalog, datastores: Datastores, interval: Duration, webhook: URL?, logger: Logger,
         clock: @escaping @Sendable () -> Date = { Date() }, space: @escaping SpaceProbe = AlertMonitor.fileSystemSpace
     ) {
         self.catalog = catalog
+        self.datastores = datastores
         self.interval = interval
         self.webhook = webhook
         self.logger = logger
@@ -158,7 +160,7 @@ struct AlertMonitor: Service {
         let subject = "datastore \(datastore.name)"
         let path = datastore.path.path
         do {
-            let store = try await runBlocking { try Datastore.open(at: path) }
+            let store = try await datastores.reopen(at: path)
             guard store.chunkSize == datastore.chunkSize.bytes else {
                 throw ServerError(
                     .dataDirectory,

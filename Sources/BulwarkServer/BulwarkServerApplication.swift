@@ -46,11 +46,14 @@ public enum BulwarkServerApplication {
         }
         // In the background: a slow --notify URL must not hold up the start.
         Task { [logger] in await AgentRoutes.notifyFailedRestores(interrupted, catalog: catalog, logger: logger) }
-        try await AgentRoutes.recoverStagedChunks(catalog: catalog, logger: logger)
+        var datastoreLogger = logger
+        datastoreLogger[metadataKey: "service"] = "datastores"
+        let datastores = Datastores(catalog: catalog, logger: datastoreLogger)
+        try await datastores.recoverStagedChunks()
         // Leases are held by readers of a running bulwarkd; none of the last run's reads goes on.
         try await catalog.clearPointLeases()
         // Points a crash left without their catalog row: reported now, collected after their grace period.
-        Task { [logger] in await Reconciliation(catalog: catalog, logger: logger).run() }
+        Task { [logger] in await Reconciliation(catalog: catalog, datastores: datastores, logger: logger).run() }
         let startedAt = Date()
 
         let router = Router(context: BulwarkRequestContext.self)
@@ -59,7 +62,7 @@ public enum BulwarkServerApplication {
         // A group of its own, so the admin token's middleware never sees agent calls (nor the reverse).
         let taskSignal = TaskSignal()
         AgentRoutes(
-            catalog: catalog, ca: ca, uploads: TaskUploadLedger(), taskSignal: taskSignal,
+            catalog: catalog, datastores: datastores, ca: ca, uploads: TaskUploadLedger(), taskSignal: taskSignal,
             limits: JobLimits(
                 perHost: configuration.maximumJobsPerHost, perDatastore: configuration.maximumJobsPerDatastore),
             retry: configuration.retry)
@@ -70,14 +73,14 @@ public enum BulwarkServerApplication {
                 version: BulwarkVersion.current, serverID: identity.serverID.uuidString.lowercased(),
                 startedAt: startedAt, datastores: try await catalog.datastores().count)
         }
-        DatastoreRoutes(catalog: catalog).register(on: api)
+        DatastoreRoutes(catalog: catalog, datastores: datastores).register(on: api)
         var groupLogger = logger
         groupLogger[metadataKey: "service"] = "groups"
-        GroupRoutes(catalog: catalog, taskSignal: taskSignal, logger: groupLogger).register(on: api)
-        InventoryRoutes(catalog: catalog).register(on: api)
+        GroupRoutes(catalog: catalog, datastores: datastores, taskSignal: taskSignal, logger: groupLogger).register(on: api)
+        InventoryRoutes(catalog: catalog, stores: datastores).register(on: api)
         OperationRoutes(catalog: catalog).register(on: api)
         TaskRoutes(catalog: catalog, taskSignal: taskSignal).register(on: api)
-        SeedRoutes(catalog: catalog).register(on: api)
+        SeedRoutes(catalog: catalog, datastores: datastores).register(on: api)
         // Sockets of a run that ended are dead: clients get a clean "no such file" rather than a refused connect.
         let exportFolder = directory.file("exports")
         try? FileManager.default.removeItem(atPath: exportFolder)
@@ -86,7 +89,7 @@ public enum BulwarkServerApplication {
         try? FileManager.default.removeItem(atPath: guestfsFolder)
         var exportLogger = logger
         exportLogger[metadataKey: "service"] = "exports"
-        let exports = PointExports(folder: exportFolder, catalog: catalog, logger: exportLogger)
+        let exports = PointExports(folder: exportFolder, catalog: catalog, datastores: datastores, logger: exportLogger)
         ExportRoutes(catalog: catalog, exports: exports).register(on: api)
         var recoveryLogger = logger
         recoveryLogger[metadataKey: "service"] = "recovery"
@@ -122,7 +125,8 @@ public enum BulwarkServerApplication {
                 await onRunning(url)
             },
             logger: logger)
-        guard let interval = configuration.schedulerInterval else { return [application] }
+        // First in the list, so the service group stops it last: every other part calls it until it stops.
+        guard let interval = configuration.schedulerInterval else { return [datastores, application] }
         var schedulerLogger = logger
         schedulerLogger[metadataKey: "service"] = "scheduler"
         var alertLogger = logger
@@ -132,15 +136,16 @@ public enum BulwarkServerApplication {
         var verificationLogger = logger
         verificationLogger[metadataKey: "service"] = "verification"
         let verification = Verification(
-            catalog: catalog, interval: interval, newPoints: configuration.verifyNew,
+            catalog: catalog, stores: datastores, interval: interval, newPoints: configuration.verifyNew,
             reverifyAfter: configuration.reverifyAfter, logger: verificationLogger)
         return [
+            datastores,
             application,
             Scheduler(catalog: catalog, taskSignal: taskSignal, interval: interval, logger: schedulerLogger),
             // Retention is counted in days: an hourly pass prunes soon enough and costs nothing in between.
             Maintenance(
-                catalog: catalog, interval: .seconds(3600), logger: retentionLogger),
-            AlertMonitor(catalog: catalog, interval: interval, webhook: configuration.alertWebhook, logger: alertLogger),
+                catalog: catalog, datastores: datastores, interval: .seconds(3600), logger: retentionLogger),
+            AlertMonitor(catalog: catalog, datastores: datastores, interval: interval, webhook: configuration.alertWebhook, logger: alertLogger),
         ] + (verification.isEnabled ? [verification] : [])
     }
 

@@ -8,6 +8,7 @@ import Hummingbird
 /// `/v1/datastores`: create, list and show datastores.
 struct DatastoreRoutes {
     let catalog: Catalog
+    let datastores: Datastores
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
         group.post("datastores") { request, context in
@@ -32,7 +33,7 @@ struct DatastoreRoutes {
         let chunkSize = try body.chunkSize.map { try ChunkSize(parsing: $0) } ?? .default
         let info = try await catalog.addDatastore(name: name, path: path, chunkSize: chunkSize)
         do {
-            _ = try await runBlocking { try Datastore.create(at: path.path, chunkSize: chunkSize.bytes) }
+            _ = try await datastores.create(at: path.path, chunkSize: chunkSize.bytes)
         } catch {
             do {
                 try await catalog.removeDatastore(named: name)
@@ -52,8 +53,8 @@ struct DatastoreRoutes {
         var view = Self.view(info)
         do {
             let path = info.path.path
-            view.usage = try await runBlocking {
-                let statistics = try Datastore.open(at: path).statistics()
+            view.usage = try await datastores.withStore(at: path, fresh: true) { store in
+                let statistics = try store.statistics()
                 var fs = statvfs()
                 let free = statvfs(path, &fs) == 0 ? UInt64(fs.f_bavail) * UInt64(fs.f_frsize) : nil
                 return DatastoreView.Usage(

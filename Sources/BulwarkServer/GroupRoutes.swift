@@ -9,6 +9,7 @@ import Logging
 /// `/v1/groups`: protection groups, their policies and members.
 struct GroupRoutes {
     let catalog: Catalog
+    let datastores: Datastores
     let taskSignal: TaskSignal
     let logger: Logger
 
@@ -105,18 +106,11 @@ struct GroupRoutes {
             points += try await catalog.recoveryPoints(vm: vm).filter { $0.group == group.name }
         }
         let deleted = try await catalog.deleteRecoveryPoints(ids: points.map(\.id))
-        var paths: [ResourceName: String] = [:]
-        for datastore in try await catalog.datastores() { paths[datastore.name] = datastore.path.path }
+        let paths = try await datastores.catalogPaths()
         for point in deleted {
             guard let path = paths[point.datastore] else { continue }
             do {
-                try await runBlocking {
-                    do {
-                        try Datastore.open(at: path).deleteRecoveryPoint(RecoveryPointRef(vm: point.vmUUID, point: point.id))
-                    } catch let error as DatastoreError where error.code == .pointNotFound {
-                        // Gone already: nothing to free.
-                    }
-                }
+                try await datastores.discardPoint(RecoveryPointRef(vm: point.vmUUID, point: point.id), at: path)
             } catch {
                 logger.warning(
                     "the files of a deleted point remain; the next start of bulwarkd collects them",

@@ -8,6 +8,7 @@ import Hummingbird
 /// `/v1/vms`, `/v1/vms/move`, `/v1/points`, `/v1/verify` and `/v1/gc`.
 struct InventoryRoutes {
     let catalog: Catalog
+    let stores: Datastores
 
     /// How long a chunk nobody references is kept before garbage collection removes it: longer than any sync
     /// could run, so chunks a running sync uploaded but has not committed yet survive.
@@ -36,7 +37,7 @@ struct InventoryRoutes {
         group.post("verify") { request, _ in
             let targets = try await datastores(request)
             let subject = targets.count == 1 ? "datastore \(targets[0].name)" : "all datastores"
-            return try await Verification.verify(catalog: catalog, datastores: targets, subject: subject).reports
+            return try await Verification.verify(catalog: catalog, stores: stores, datastores: targets, subject: subject).reports
         }
         group.post("gc") { request, _ in
             try await maintain(request) { store, name, writers in
@@ -63,7 +64,7 @@ struct InventoryRoutes {
             let name = target.name.rawValue
             do {
                 let writers = try await catalog.oldestRunningWriter(datastore: target.name)
-                reports.append(try await runBlocking { try body(try Datastore.open(at: path), name, writers) })
+                reports.append(try await stores.withStore(at: path, fresh: true) { try body($0, name, writers) })
             } catch {
                 reports.append(MaintenanceReport(datastore: name, summary: "cannot run: \(error)", ok: false))
             }

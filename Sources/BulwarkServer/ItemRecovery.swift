@@ -44,7 +44,7 @@ struct ItemRecovery: Sendable {
         let disks: [RecoveryPointDisk]
         do {
             let datastore = try await catalog.datastore(named: plan.point.datastore)
-            disks = try await PointExports.disks(plan.point, datastorePath: datastore.path.path)
+            disks = try await exports.disks(plan.point, datastorePath: datastore.path.path)
             for target in plan.disks where !disks.contains(where: { $0.target == target }) {
                 throw APIError.invalid("--disk \(target): point \(plan.point.id) has disks \(disks.map(\.target).joined(separator: ", "))")
             }
@@ -148,7 +148,7 @@ struct ItemRecovery: Sendable {
     /// One folder of the point, for `GET /v1/browse`.
     func browse(_ point: RecoveryPointInfo, path: String) async throws -> BrowseView {
         let datastore = try await catalog.datastore(named: point.datastore)
-        let disks = try await PointExports.disks(point, datastorePath: datastore.path.path)
+        let disks = try await exports.disks(point, datastorePath: datastore.path.path)
         let entries: [GuestEntry]
         do {
             entries = try await browsers.use(point, disks: disks) { try $0.list(path) }

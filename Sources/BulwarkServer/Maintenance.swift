@@ -9,12 +9,17 @@ import ServiceLifecycle
 /// and then collects the garbage of the datastores that lost points, each as a job with its log.
 struct Maintenance: Service {
     let catalog: Catalog
+    let datastores: Datastores
     let interval: Duration
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    init(catalog: Catalog, interval: Duration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+    init(
+        catalog: Catalog, datastores: Datastores, interval: Duration, logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.catalog = catalog
+        self.datastores = datastores
         self.interval = interval
         self.logger = logger
         self.clock = clock
@@ -40,13 +45,12 @@ struct Maintenance: Service {
     /// transaction that deletes the row; its files go after, so a reader that took its lease first never loses them.
     func pass(now: Date) async throws -> Report {
         var report = Report()
-        await Reconciliation(catalog: catalog, logger: logger).run(now: now)
+        await Reconciliation(catalog: catalog, datastores: datastores, logger: logger).run(now: now)
         let points = try await catalog.prunablePoints(now: now)
         guard !points.isEmpty else { return report }
         let job = try await catalog.createJob(NewJob(kind: .prune, subject: "retention", createdAt: now))
         _ = try await catalog.updateJob(id: job.id, JobUpdate(state: .running, phase: .transfer), at: now)
-        var paths: [ResourceName: String] = [:]
-        for datastore in try await catalog.datastores() { paths[datastore.name] = datastore.path.path }
+        let paths = try await datastores.catalogPaths()
         for point in points {
             let reference = RecoveryPointRef(vm: point.vmUUID, point: point.id)
             do {
@@ -71,13 +75,7 @@ struct Maintenance: Service {
             }
             guard let path = paths[point.datastore] else { continue }
             do {
-                try await runBlocking {
-                    do {
-                        try Datastore.open(at: path).deleteRecoveryPoint(reference)
-                    } catch let error as DatastoreError where error.code == .pointNotFound {
-                        // Gone already: nothing to free.
-                    }
-                }
+                try await datastores.discardPoint(reference, at: path)
             } catch {
                 // The row is gone, so the files are only space: the start-up reconciliation collects them.
                 _ = try await catalog.appendJobLog(
@@ -91,8 +89,8 @@ struct Maintenance: Service {
             guard let path = paths[name] else { continue }
             do {
                 let writers = try await catalog.oldestRunningWriter(datastore: name)
-                let result = try await runBlocking {
-                    try Datastore.open(at: path).collectGarbage(
+                let result = try await datastores.withStore(at: path, fresh: true) {
+                    try $0.collectGarbage(
                         gracePeriod: InventoryRoutes.gcGracePeriod, now: now, writersSince: writers)
                 }
                 report.collected.append(name)

@@ -70,7 +70,7 @@ final class PointBrowsers: Sendable {
         }
         let sandbox = try self.sandbox.get()
         let label = "point \(point.id) of VM \(point.vmName)"
-        return try await runBlocking {
+        return try await exports.datastores.readingGuest {
             entry.lock.lock()
             defer { entry.lock.unlock() }
             if let browser = entry.browser, !browser.isRunning {
@@ -93,7 +93,7 @@ final class PointBrowsers: Sendable {
         }
         guard let removed else { return }
         // Closing an appliance waits for its QEMU to stop: not on the cooperative pool.
-        _ = try? await runBlocking {
+        _ = try? await exports.datastores.readingGuest {
             removed.lock.withLock {
                 removed.browser?.close()
                 removed.browser = nil

@@ -19,14 +19,16 @@ actor PointExports {
 
     private let folder: String
     private let catalog: Catalog
+    let datastores: Datastores
     private let logger: Logger
     private var sessions: [String: Session] = [:]
     /// The catalog lease of each export, by export id.
     private var leases: [String: String] = [:]
 
-    init(folder: String, catalog: Catalog, logger: Logger) {
+    init(folder: String, catalog: Catalog, datastores: Datastores, logger: Logger) {
         self.folder = folder
         self.catalog = catalog
+        self.datastores = datastores
         self.logger = logger
     }
 
@@ -51,7 +53,7 @@ actor PointExports {
     }
 
     private func serve(_ point: RecoveryPointInfo, datastorePath path: String, id: String) async throws -> Session {
-        let disks = try await Self.disks(point, datastorePath: path)
+        let disks = try await disks(point, datastorePath: path)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let exports = try NBDExports(disks.map { (name: $0.target, source: $0 as any NBDExportSource) })
         let logger = self.logger
@@ -67,24 +69,24 @@ actor PointExports {
 
     /// The point's disks from the datastore at `path`, each as a source reading its chunks through one cache.
     /// Refused when the point is damaged (naming the chunks it lacks) or its datastore cannot be read.
-    static func disks(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> [RecoveryPointDisk] {
+    nonisolated func disks(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> [RecoveryPointDisk] {
         let label = "point \(point.id) of VM \(point.vmName)"
         let (store, disks) = try await load(point, datastorePath: path)
-        let cache = ChunkCache(capacity: cachedChunks)
+        let cache = ChunkCache(capacity: Self.cachedChunks)
         return disks.map { RecoveryPointDisk(store: store, index: $0.1, cache: cache, label: "disk \($0.0) of \(label)", target: $0.0) }
     }
 
-    static func load(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> (Datastore, [(String, FixedIndex)]) {
+    nonisolated func load(_ point: RecoveryPointInfo, datastorePath path: String) async throws -> (Datastore, [(String, FixedIndex)]) {
         let reference = RecoveryPointRef(vm: point.vmUUID, point: point.id)
         let label = "point \(point.id) of VM \(point.vmName)"
-        return try await runBlocking { () throws -> (Datastore, [(String, FixedIndex)]) in
-            let store: Datastore
-            do {
-                store = try Datastore.open(at: path)
-            } catch {
-                throw APIError.conflict(
-                    "datastore \(point.datastore) at \(path) cannot be opened (\(error)), so \(label) cannot be served; mount its file system")
-            }
+        let store: Datastore
+        do {
+            store = try await datastores.reopen(at: path)
+        } catch {
+            throw APIError.conflict(
+                "datastore \(point.datastore) at \(path) cannot be opened (\(error)), so \(label) cannot be served; mount its file system")
+        }
+        return try await datastores.blocking { () throws -> (Datastore, [(String, FixedIndex)]) in
             let manifest = try store.readManifest(reference)
             var disks: [(String, FixedIndex)] = []
             var missing: [String] = []

@@ -16,6 +16,7 @@ struct Reconciliation: Sendable {
     static let grace: TimeInterval = 7 * 86_400
 
     let catalog: Catalog
+    let datastores: Datastores
     let logger: Logger
 
     /// What one datastore held that the catalog does not list.
@@ -48,8 +49,7 @@ struct Reconciliation: Sendable {
     func reconcile(_ datastore: DatastoreInfo, now: Date) async throws -> Report {
         let listed = try await catalog.recoveryPointIDs(datastore: datastore.name)
         let path = datastore.path.path
-        var report = try await runBlocking { () throws -> Report in
-            let store = try Datastore.open(at: path)
+        var report = try await datastores.withStore(at: path, fresh: true) { store throws -> Report in
             var report = Report()
             for point in try store.listRecoveryPoints() where !listed.contains(point.point) {
                 report.orphans.append(point)

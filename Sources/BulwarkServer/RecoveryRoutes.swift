@@ -42,7 +42,7 @@ struct RecoveryRoutes: Sendable {
             if point.state == .damaged {
                 // Refused by the catalog too; reading the point here names the chunks it lacks.
                 let datastore = try await catalog.datastore(named: point.datastore)
-                _ = try await PointExports.load(point, datastorePath: datastore.path.path)
+                _ = try await items.exports.load(point, datastorePath: datastore.path.path)
             }
             let restore = try Self.restore(body, point: point, vm: vm)
             let job = try await catalog.createRecoveryTask(NewRecovery(vmUUID: vm.uuid, restore: restore))

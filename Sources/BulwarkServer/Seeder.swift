@@ -22,11 +22,12 @@ struct Seeder: Sendable {
     }
 
     let catalog: Catalog
+    let datastores: Datastores
     let logger: Logger
 
     /// Opens every image and checks it against the VM's disks: one image per disk, each an absolute path to a
     /// readable qcow2 or raw file of exactly the disk's size. Throws before any job exists.
-    static func open(_ disks: [SeedRequest.Disk], vm: VMInfo) async throws -> [Image] {
+    static func open(_ disks: [SeedRequest.Disk], vm: VMInfo, datastores: Datastores) async throws -> [Image] {
         let known = vm.disks.map(\.target)
         guard !disks.isEmpty else {
             throw APIError.invalid(
@@ -71,7 +72,7 @@ struct Seeder: Sendable {
             let reference: String?
             do {
                 let path = disk.path
-                let (bytes, size) = try await runBlocking { try DiskImageFormat.readHeader(path: path, followingLinks: false) }
+                let (bytes, size) = try await datastores.blocking { try DiskImageFormat.readHeader(path: path, followingLinks: false) }
                 header = DiskImageFormat.parse(header: bytes, fileSize: size)
                 reference = DiskImageFormat.externalReference(header: bytes)
             } catch {
@@ -119,7 +120,7 @@ struct Seeder: Sendable {
         let path = seed.datastorePath
         let job = id.description
         do {
-            let store = try await runBlocking { try Datastore.open(at: path) }
+            let store = try await datastores.store(at: path)
             guard store.chunkSize == seed.chunkSize else {
                 throw ServerError(
                     .dataDirectory,
@@ -146,7 +147,7 @@ struct Seeder: Sendable {
                     case .read:
                         let bytes = try await image.export.read(
                             offset: range.lowerBound, length: Int(range.upperBound - range.lowerBound))
-                        let result = try await runBlocking {
+                        let result = try await datastores.blocking {
                             let chunk = EncodedChunk.encode(bytes, chunkSize: store.chunkSize)
                             return try store.stageEncodedChunk(chunk.bytes, digest: chunk.digest, job: job)
                         }
@@ -170,11 +171,7 @@ struct Seeder: Sendable {
                     "job": job, "group": seed.group.rawValue,
                     "seeded-from": images.map { "\($0.target)=\($0.path)" }.joined(separator: ","),
                 ])
-            let finished = indexes
-            let written = try await runBlocking {
-                try store.promoteStagedChunks(of: job, checking: false)
-                return try store.writeRecoveryPoint(manifest: manifest, indexes: finished)
-            }
+            let written = try await datastores.commitPoint(at: path, job: id, manifest: manifest, indexes: indexes)
             let point = NewRecoveryPoint(
                 id: manifest.pointID, vmUUID: seed.vm.uuid, group: seed.group, datastore: seed.datastore,
                 createdAt: written.createdAt, syncKind: .seed, consistency: .crashConsistent,
@@ -184,7 +181,7 @@ struct Seeder: Sendable {
                 try await catalog.commitSeed(id: id, point: point)
             } catch {
                 let reference = RecoveryPointRef(vm: seed.vm.uuid, point: manifest.pointID)
-                try? await runBlocking { try store.deleteRecoveryPoint(reference) }
+                try? await datastores.discardPoint(reference, at: path)
                 throw error
             }
             logger.info("seeded the initial replica", metadata: ["point": "\(manifest.pointID)"])
@@ -192,7 +189,7 @@ struct Seeder: Sendable {
             let reason = "seeding \(seed.vm.reference) from \(images.map(\.path).joined(separator: ", ")) failed: \(error)"
             logger.error("\(reason)")
             _ = try? await catalog.updateJob(id: id, JobUpdate(state: .failed, error: reason))
-            _ = try? await runBlocking { try Datastore.open(at: path).promoteStagedChunks(of: job, checking: false) }
+            await datastores.jobEnded(id, vm: seed.vm.uuid, at: path, logger: logger)
         }
     }
 }

@@ -15,6 +15,7 @@ import ServiceLifecycle
 /// `--reverify-after`. Every run, scheduled or an admin's, is a `verify` job with a log line per datastore.
 struct Verification: Service {
     let catalog: Catalog
+    let stores: Datastores
     let interval: Duration
     let newPoints: Bool
     let reverifyAfter: TimeSpan?
@@ -22,10 +23,11 @@ struct Verification: Service {
     let clock: @Sendable () -> Date
 
     init(
-        catalog: Catalog, interval: Duration, newPoints: Bool, reverifyAfter: TimeSpan?, logger: Logger,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        catalog: Catalog, stores: Datastores, interval: Duration, newPoints: Bool, reverifyAfter: TimeSpan?,
+        logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.catalog = catalog
+        self.stores = stores
         self.interval = interval
         self.newPoints = newPoints
         self.reverifyAfter = reverifyAfter
@@ -51,7 +53,7 @@ struct Verification: Service {
         let byDatastore = Dictionary(grouping: due, by: \.datastore)
         let datastores = try await catalog.datastores().filter { byDatastore[$0.name] != nil }
         let result = try await Self.verify(
-            catalog: catalog, datastores: datastores,
+            catalog: catalog, stores: stores, datastores: datastores,
             points: byDatastore.mapValues { $0.map { RecoveryPointRef(vm: $0.vmUUID, point: $0.id) } },
             subject: "scheduled verification", now: now)
         logger.info(
@@ -64,7 +66,7 @@ struct Verification: Service {
     ///
     /// A datastore that cannot be read (its disk went away) gets a report that says so and does not stop the others.
     static func verify(
-        catalog: Catalog, datastores: [DatastoreInfo], points: [ResourceName: [RecoveryPointRef]] = [:],
+        catalog: Catalog, stores: Datastores, datastores: [DatastoreInfo], points: [ResourceName: [RecoveryPointRef]] = [:],
         subject: String, now: @autoclosure () -> Date = Date()
     ) async throws -> (job: JobInfo, reports: [MaintenanceReport]) {
         let job = try await catalog.createJob(
@@ -80,8 +82,7 @@ struct Verification: Service {
             let name = datastore.name
             let chosen = points[name]
             do {
-                let (checked, report) = try await runBlocking {
-                    let store = try Datastore.open(at: path)
+                let (checked, report) = try await stores.withStore(at: path, fresh: true) { store in
                     let checked = try chosen ?? store.listRecoveryPoints()
                     return (checked, try store.verify(points: checked))
                 }

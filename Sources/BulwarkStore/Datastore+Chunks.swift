@@ -20,7 +20,7 @@ extension Datastore {
                 "a chunk of \(bytes.count) bytes does not fit the datastore at \(root), whose chunks hold 1 to "
                     + "\(chunkSize) bytes; split the data at the datastore's chunk size")
         }
-        let digest = bytes.count == chunkSize && Self.isAllZero(bytes) ? zeroDigest : ChunkDigest.of(bytes)
+        let digest = bytes.count == chunkSize && EncodedChunk.isAllZero(bytes) ? zeroDigest : ChunkDigest.of(bytes)
         if let expected, expected != digest {
             throw DatastoreError(
                 .digestMismatch,
@@ -96,28 +96,6 @@ extension Datastore {
             throw DatastoreError(
                 .chunkCorrupt, "chunk file \(path) has no valid header or changed size while it was read; run a verify",
                 digest: digest)
-        }
-    }
-
-    /// The plain bytes of a chunk file received from a datastore, after checking its CRC-32, decompressing and
-    /// checking its SHA-256 against `digest`: what a restore writes is exactly what was backed up.
-    ///
-    /// A raw payload is returned where it lies in `bytes`, not copied out.
-    public static func decodeChunkFile(
-        _ bytes: [UInt8], digest: ChunkDigest, chunkSize: Int
-    ) throws(DatastoreError) -> ArraySlice<UInt8> {
-        try ChunkFile.plain(of: bytes, digest: digest, path: "chunk \(digest) from the server", maximumLength: chunkSize)
-    }
-
-    /// Whether every byte is zero; stops at the first that is not, so random data costs next to nothing.
-    public static func isAllZero(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { buffer in
-            let words = buffer.count / 8
-            for index in 0..<words where buffer.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != 0 {
-                return false
-            }
-            for index in (words * 8)..<buffer.count where buffer[index] != 0 { return false }
-            return true
         }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BulwarkAgent
 import BulwarkCore
-import BulwarkStore
+import ChunkFormat
 import Foundation
 import GuestFiles
 import Libvirt

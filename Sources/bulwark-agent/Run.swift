@@ -1,6 +1,6 @@
 import ArgumentParser
 import BulwarkAgent
-import BulwarkStore
+import ChunkFormat
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -20,7 +20,7 @@ import Testing
         try await AgentProtocolTests.withFleet { fleet in
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
             let monitor = AlertMonitor(
-                catalog: catalog, interval: .seconds(1), webhook: nil, logger: Logger(label: "alerts-test"),
+                catalog: catalog, datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")), interval: .seconds(1), webhook: nil, logger: Logger(label: "alerts-test"),
                 space: { _ in (50, 100) })
             func expiring(at date: Date) async throws -> [AlertInfo] {
                 _ = try await monitor.pass(now: date)
@@ -41,7 +41,7 @@ import Testing
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
             let usage = Mutex<(used: UInt64, total: UInt64)>((50, 100))
             let monitor = AlertMonitor(
-                catalog: catalog, interval: .seconds(1), webhook: webhook, logger: Logger(label: "alerts-test"),
+                catalog: catalog, datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")), interval: .seconds(1), webhook: webhook, logger: Logger(label: "alerts-test"),
                 space: { _ in usage.withLock { $0 } })
             func open() async throws -> [String: AlertInfo] {
                 Dictionary(try await catalog.alerts().map { ("\($0.kind) \($0.subject)", $0) }, uniquingKeysWith: { a, _ in a })

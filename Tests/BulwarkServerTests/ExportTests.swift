@@ -94,9 +94,13 @@ func refusal(_ body: () async throws -> Void) async -> ClientError? {
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
             let scratch = try TemporaryDirectory("export-retention")
             defer { scratch.cleanUp() }
-            let exports = PointExports(folder: scratch.file("exports"), catalog: catalog, logger: Logger(label: "exports-test"))
+            let exports = PointExports(
+                folder: scratch.file("exports"), catalog: catalog,
+                datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")), logger: Logger(label: "exports-test"))
             let session = try await exports.open(try await catalog.recoveryPoint(id: old), datastorePath: fleet.storePath)
-            let maintenance = Maintenance(catalog: catalog, interval: .seconds(3600), logger: Logger(label: "retention-test"))
+            let maintenance = Maintenance(
+                catalog: catalog, datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")),
+                interval: .seconds(3600), logger: Logger(label: "retention-test"))
             let later = Date().addingTimeInterval(30 * 86_400)
             #expect(try await maintenance.pass(now: later).pruned.isEmpty)
             // The served point still reads while retention waits.

@@ -70,7 +70,7 @@ import Testing
             let chunk = try #require(fleet.vda.dataChunks.first)
             let file = try await fleet.kvm2.send(.GET, "/v1/agent/tasks/\(task.id)/chunks/\(chunk.digest)")
             #expect(file.status == 200)
-            let plain = try Datastore.decodeChunkFile(file.body, digest: chunk.digest, chunkSize: AgentProtocolTests.chunkSize)
+            let plain = try EncodedChunk.decode(file.body, digest: chunk.digest, chunkSize: AgentProtocolTests.chunkSize)
             #expect(Array(plain) == Array(fleet.vda.image.prefix(AgentProtocolTests.chunkSize)))
             // A chunk the point does not name is not handed out, nor are another host's tasks.
             let other = ChunkDigest.of([1, 2, 3])

@@ -47,7 +47,9 @@ import Testing
             let app1 = try #require(try await catalog.vms(host: "kvm2").first { $0.name == "app1" })
             let unprotected = try await point(app1.uuid, created: -8, kept: -3)
 
-            let maintenance = Maintenance(catalog: catalog, interval: .seconds(3600), logger: Logger(label: "retention-test"))
+            let maintenance = Maintenance(
+                catalog: catalog, datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")),
+                interval: .seconds(3600), logger: Logger(label: "retention-test"))
             // Two days on, the chunk is past garbage collection's grace period.
             let report = try await maintenance.pass(now: days(2))
             #expect(Set(report.pruned) == [withFiles, expired] && report.failed.isEmpty)
@@ -113,7 +115,9 @@ import Testing
             }
             let old = try orphan(madeDaysAgo: 10)
             let recent = try orphan(madeDaysAgo: 1)
-            let reconciliation = Reconciliation(catalog: catalog, logger: Logger(label: "reconcile-test"))
+            let reconciliation = Reconciliation(
+                catalog: catalog, datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")),
+                logger: Logger(label: "reconcile-test"))
             let main = try ResourceName("main", field: "datastore")
             let first = try #require(await reconciliation.run(now: now)[main])
             #expect(Set(first.orphans) == [old, recent] && first.removed == [old])

@@ -30,7 +30,8 @@ import Testing
             let id = try await Self.backUp(fleet)
             let now = Date()
             let verification = Verification(
-                catalog: catalog, interval: .seconds(1), newPoints: true,
+                catalog: catalog, stores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")),
+                interval: .seconds(1), newPoints: true,
                 reverifyAfter: try TimeSpan(parsing: "7d"), logger: Logger(label: "verification-test"))
             let run = try #require(try await verification.pass(now: now))
             #expect(run.job.kind == .verify && run.job.state == .succeeded)
@@ -67,7 +68,7 @@ import Testing
             // Alerts say so; the next sync stores the lost chunk again, which makes the old point whole, and the
             // next verify resolves both alerts.
             let monitor = AlertMonitor(
-                catalog: catalog, interval: .seconds(1), webhook: nil, logger: Logger(label: "alerts-test"),
+                catalog: catalog, datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")), interval: .seconds(1), webhook: nil, logger: Logger(label: "alerts-test"),
                 space: { _ in (10, 100) })
             let raised = Set(try await monitor.pass(now: Date()).map { "\($0.kind) \($0.subject)" })
             #expect(raised.isSuperset(of: ["job-warnings verify jobs", "recovery-point-damaged vm kvm1/web1"]), "\(raised)")
@@ -87,10 +88,12 @@ import Testing
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
             let id = try await Self.backUp(fleet)
             let verification = Verification(
-                catalog: catalog, interval: .seconds(1), newPoints: false,
+                catalog: catalog, stores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")),
+                interval: .seconds(1), newPoints: false,
                 reverifyAfter: try TimeSpan(parsing: "1d"), logger: Logger(label: "verification-test"))
             #expect(!Verification(
-                catalog: catalog, interval: .seconds(1), newPoints: false, reverifyAfter: nil,
+                catalog: catalog, stores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")),
+                interval: .seconds(1), newPoints: false, reverifyAfter: nil,
                 logger: Logger(label: "off")).isEnabled)
             #expect(try await verification.pass(now: Date()) == nil)
             #expect(try await catalog.recoveryPoint(id: id).state == .committed)
@@ -103,7 +106,7 @@ import Testing
         try await AgentProtocolTests.withFleet { fleet in
             let catalog = try await Catalog.open(path: fleet.directory.catalogPath)
             let monitor = AlertMonitor(
-                catalog: catalog, interval: .seconds(1), webhook: nil, logger: Logger(label: "alerts-test"),
+                catalog: catalog, datastores: Datastores(catalog: catalog, logger: Logger(label: "datastores-test")), interval: .seconds(1), webhook: nil, logger: Logger(label: "alerts-test"),
                 space: { _ in (10, 100) })
             let now = Date()
             #expect(try await monitor.pass(now: now).isEmpty)

@@ -16,7 +16,7 @@ import Testing
                 count = size
             }
             #expect(read == chunk.bytes)
-            #expect(Array(try Datastore.decodeChunkFile(read, digest: chunk.digest, chunkSize: store.chunkSize)) == compressibleBytes(smallChunk))
+            #expect(Array(try EncodedChunk.decode(read, digest: chunk.digest, chunkSize: store.chunkSize)) == compressibleBytes(smallChunk))
         }
     }
 

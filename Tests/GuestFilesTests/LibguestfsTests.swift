@@ -190,11 +190,13 @@ struct LibguestfsTests {
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sh")
         // The marker is the shell's $0, in its command line; `; true` keeps the shell from exec'ing sleep.
-        sleeper.arguments = ["-c", "sleep 60; true", marker]
+        sleeper.arguments = ["-c", "sleep 600; true", marker]
         try sleeper.run()
         defer { if sleeper.isRunning { sleeper.terminate() } }
-        // The shell's child, between its fork and its exec of sleep, may show the marker too.
-        try await waitUntil("the sleeper to show in /proc", seconds: 10) {
+        // The shell's child, between its fork and its exec of sleep, may show the marker too. Reading a process's
+        // command line waits for that process's memory-map lock, so one scan of /proc can hang for seconds behind a
+        // QEMU being torn down by a test running beside this one: the patience is for that, not for the sleeper.
+        try await waitUntil("the sleeper to show in /proc", seconds: 120) {
             LaunchWatchdog.processes(holding: marker).contains(sleeper.processIdentifier)
         }
         let early = LaunchWatchdog(marker: marker, timeout: .seconds(60))
@@ -202,7 +204,7 @@ struct LibguestfsTests {
         #expect(LaunchWatchdog.processes(holding: marker).contains(sleeper.processIdentifier))
         let late = LaunchWatchdog(marker: marker, timeout: .milliseconds(200))
         // Killed, it leaves /proc's command lines (a zombie has none) before Foundation notices.
-        try await waitUntil("the watchdog to kill the sleeper", seconds: 10) { LaunchWatchdog.processes(holding: marker).isEmpty }
+        try await waitUntil("the watchdog to kill the sleeper", seconds: 120) { LaunchWatchdog.processes(holding: marker).isEmpty }
         #expect(late.finish())
     }
 }

@@ -15,35 +15,35 @@ import Zstd
 ///
 /// The CRC covers the stored bytes so that verification can tell a damaged file (bit rot, a torn copy) from a chunk
 /// filed under the wrong digest, and can do so before decompressing.
-struct ChunkFile {
-    enum Codec: UInt8 {
+package struct ChunkFile {
+    package enum Codec: UInt8 {
         case raw = 0
         case zstd = 1
     }
 
-    static let magic: [UInt8] = Array("BWCK".utf8)
-    static let version: UInt16 = 1
-    static let headerSize = 16
+    package static let magic: [UInt8] = Array("BWCK".utf8)
+    package static let version: UInt16 = 1
+    package static let headerSize = 16
 
-    var codec: Codec
-    var plainLength: Int
-    var payload: [UInt8]
+    package var codec: Codec
+    package var plainLength: Int
+    package var payload: [UInt8]
 
     /// Compresses `plain` with zstd level 1, keeping it raw when that does not make it smaller.
     ///
     /// A large chunk is compressed only when one of three samples (start, middle, end) shrinks by at least 3%:
     /// encrypted or already compressed data (most of a full backup of such disks) then costs no futile zstd pass.
-    static func encoding(_ plain: [UInt8]) -> ChunkFile {
+    package static func encoding(_ plain: [UInt8]) -> ChunkFile {
         if worthCompressing(plain), let packed = try? Zstd.compress(plain, level: 1), packed.count < plain.count {
             return ChunkFile(codec: .zstd, plainLength: plain.count, payload: packed)
         }
         return ChunkFile(codec: .raw, plainLength: plain.count, payload: plain)
     }
 
-    static let sampleSize = 64 << 10
+    package static let sampleSize = 64 << 10
 
     /// Whether any of three samples of `plain` compresses by at least 3%; always true below four samples' size.
-    static func worthCompressing(_ plain: [UInt8]) -> Bool {
+    package static func worthCompressing(_ plain: [UInt8]) -> Bool {
         guard plain.count >= 4 * sampleSize else { return true }
         for start in [0, plain.count / 2 - sampleSize / 2, plain.count - sampleSize] {
             let sample = Array(plain[start..<(start + sampleSize)])
@@ -53,7 +53,7 @@ struct ChunkFile {
     }
 
     /// The file's bytes: header and payload.
-    var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var bytes = headerBytes
         bytes.reserveCapacity(Self.headerSize + payload.count)
         bytes.append(contentsOf: payload)
@@ -61,7 +61,7 @@ struct ChunkFile {
     }
 
     /// The file's 16-byte header, CRC-32 of the payload included.
-    var headerBytes: [UInt8] {
+    package var headerBytes: [UInt8] {
         var bytes = Self.magic
         bytes.reserveCapacity(Self.headerSize)
         withUnsafeBytes(of: Self.version.littleEndian) { bytes.append(contentsOf: $0) }
@@ -73,7 +73,7 @@ struct ChunkFile {
     }
 
     /// The header fields of a chunk file; `nil` when the header is damaged.
-    static func header(of bytes: [UInt8]) -> (codec: Codec, plainLength: Int, crc: UInt32)? {
+    package static func header(of bytes: [UInt8]) -> (codec: Codec, plainLength: Int, crc: UInt32)? {
         guard bytes.count >= headerSize, Array(bytes[0..<4]) == magic else { return nil }
         return bytes.withUnsafeBytes { buffer in
             guard UInt16(littleEndian: buffer.loadUnaligned(fromByteOffset: 4, as: UInt16.self)) == version,
@@ -89,7 +89,7 @@ struct ChunkFile {
     ///
     /// The CRC covers the payload only, so a damaged plain length is caught by its bound (no chunk is larger than
     /// `maximumLength`, and a flipped length must not make us allocate gigabytes) and by decoding to another length.
-    static func decode(
+    package static func decode(
         _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
     ) throws(DatastoreError) -> [UInt8] {
         Array(try plain(of: bytes, digest: digest, path: path, maximumLength: maximumLength))
@@ -97,7 +97,7 @@ struct ChunkFile {
 
     /// Checks a chunk file as ``decode(_:digest:path:maximumLength:)`` does and returns its plain length (the check
     /// a server makes of every upload).
-    static func check(
+    package static func check(
         _ bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
     ) throws(DatastoreError) -> Int {
         try plain(of: bytes, digest: digest, path: path, maximumLength: maximumLength).count
@@ -105,7 +105,7 @@ struct ChunkFile {
 
     /// Checks a chunk file as ``decode(_:digest:path:maximumLength:)`` does; a raw payload is checked and returned
     /// where it lies in `bytes` instead of being copied out.
-    static func plain(
+    package static func plain(
         of bytes: [UInt8], digest: ChunkDigest, path: String, maximumLength: Int
     ) throws(DatastoreError) -> ArraySlice<UInt8> {
         let fix = "run a verify; the next sync of a VM that still has this data stores the chunk again"

@@ -69,7 +69,7 @@ public struct DatastoreError: Error, CustomStringConvertible, Sendable {
     }
 
     /// An `io` error for a failed system call, from `errno`.
-    static func system(_ operation: String, _ path: String, errno number: Int32, fix: String? = nil) -> DatastoreError {
+    package static func system(_ operation: String, _ path: String, errno number: Int32, fix: String? = nil) -> DatastoreError {
         let reason = String(cString: strerror(number))
         let full = number == ENOSPC || number == EDQUOT
         let advice =

@@ -20,7 +20,7 @@ public struct ChunkDigest: Hashable, Comparable, Sendable, Codable, CustomString
     }
 
     /// A digest from its 32 bytes at the start of `buffer`.
-    init(loading buffer: UnsafeRawBufferPointer) {
+    package init(loading buffer: UnsafeRawBufferPointer) {
         func word(_ index: Int) -> UInt64 {
             UInt64(bigEndian: buffer.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
         }
@@ -72,7 +72,7 @@ public struct ChunkDigest: Hashable, Comparable, Sendable, Codable, CustomString
     }
 
     /// Appends the 32 bytes to `buffer`.
-    func append(to buffer: inout [UInt8]) {
+    package func append(to buffer: inout [UInt8]) {
         for word in [words.0, words.1, words.2, words.3] {
             withUnsafeBytes(of: word.bigEndian) { buffer.append(contentsOf: $0) }
         }

@@ -22,9 +22,9 @@ internal import Crypto
 ///     64  32×n  digest table
 /// ```
 public struct FixedIndex: Hashable, Sendable {
-    static let magic: [UInt8] = Array("BWIX".utf8)
-    static let version: UInt16 = 1
-    static let headerSize = 64
+    package static let magic: [UInt8] = Array("BWIX".utf8)
+    package static let version: UInt16 = 1
+    package static let headerSize = 64
 
     /// Plain bytes per chunk; must equal the datastore's.
     public let chunkSize: Int

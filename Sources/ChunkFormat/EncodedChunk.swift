@@ -33,7 +33,7 @@ public struct EncodedChunk: Hashable, Sendable {
     public static func digest(
         of plain: [UInt8], chunkSize: Int, zeroDigest: ChunkDigest
     ) -> (digest: ChunkDigest, isZero: Bool) {
-        if plain.count == chunkSize, Datastore.isAllZero(plain) { return (zeroDigest, true) }
+        if plain.count == chunkSize, isAllZero(plain) { return (zeroDigest, true) }
         return (ChunkDigest.of(plain), false)
     }
 
@@ -48,5 +48,27 @@ public struct EncodedChunk: Hashable, Sendable {
     public static func file(of plain: [UInt8]) -> (header: [UInt8], payload: [UInt8]) {
         let file = ChunkFile.encoding(plain)
         return (file.headerBytes, file.payload)
+    }
+
+    /// The plain bytes of a chunk file received from a datastore, after checking its CRC-32, decompressing and
+    /// checking its SHA-256 against `digest`: what a restore writes is exactly what was backed up.
+    ///
+    /// A raw payload is returned where it lies in `bytes`, not copied out.
+    public static func decode(
+        _ bytes: [UInt8], digest: ChunkDigest, chunkSize: Int
+    ) throws(DatastoreError) -> ArraySlice<UInt8> {
+        try ChunkFile.plain(of: bytes, digest: digest, path: "chunk \(digest) from the server", maximumLength: chunkSize)
+    }
+
+    /// Whether every byte is zero; stops at the first that is not, so random data costs next to nothing.
+    public static func isAllZero(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            let words = buffer.count / 8
+            for index in 0..<words where buffer.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != 0 {
+                return false
+            }
+            for index in (words * 8)..<buffer.count where buffer[index] != 0 { return false }
+            return true
+        }
     }
 }

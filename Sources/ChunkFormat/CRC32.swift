@@ -4,9 +4,9 @@ internal import CDeflate
 ///
 /// libdeflate folds with carry-less multiplication (PCLMULQDQ) where the CPU has it: every byte of a backup and of
 /// a restore is checked, and zlib's table-driven CRC cost about half as much CPU as the SHA-256 beside it.
-enum CRC32 {
+package enum CRC32 {
     /// The CRC-32 of `bytes`.
-    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
         return libdeflate_crc32(0, base, bytes.count)
     }
@@ -14,7 +14,7 @@ enum CRC32 {
 
 extension CRC32 {
     /// The CRC-32 of `bytes`.
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }
     }
 }

@@ -92,13 +92,13 @@ public struct ChunkPlan: Sendable, Hashable {
 
 /// Walks sorted, non-overlapping ranges forward, answering "does anything overlap this window?" for windows that
 /// only move forward.
-struct RangeCursor {
+package struct RangeCursor {
     private let ranges: [Range<UInt64>]
     private var position = 0
 
-    init(_ ranges: [Range<UInt64>]) { self.ranges = ranges }
+    package init(_ ranges: [Range<UInt64>]) { self.ranges = ranges }
 
-    mutating func overlaps(_ window: Range<UInt64>) -> Bool {
+    package mutating func overlaps(_ window: Range<UInt64>) -> Bool {
         while position < ranges.count, ranges[position].upperBound <= window.lowerBound { position += 1 }
         var probe = position
         while probe < ranges.count, ranges[probe].lowerBound < window.upperBound {

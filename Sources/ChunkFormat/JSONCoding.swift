@@ -2,8 +2,8 @@ import Foundation
 
 /// The JSON form of the datastore's small files: sorted keys and ISO 8601 times with milliseconds, so that files
 /// are stable, diffable and readable by other tools.
-enum JSONCoding {
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
+package enum JSONCoding {
+    package static func encode(_ value: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -13,7 +13,7 @@ enum JSONCoding {
         return Array(try encoder.encode(value)) + [0x0a]
     }
 
-    static func decode<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8]) throws -> Value {
+    package static func decode<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8]) throws -> Value {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()

@@ -29,8 +29,8 @@ public enum DiskImageFormat: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
-    static let headerLength = 80
+    package static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
+    package static let headerLength = 80
 
     /// Reads the header of the image at `path` (a file or a block device). Blocking: call it off the cooperative pool.
     public static func read(path: String) throws(DiskImageError) -> DiskImageFormat {

@@ -1,0 +1,244 @@
+import BulwarkCatalog
+import BulwarkCore
+import BulwarkStore
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+/// The one owner of bulwarkd's datastores: every route, job and service reaches a datastore through it.
+///
+/// It opens each datastore once, runs every blocking call (file I/O, and the other blocking work of the server such
+/// as parsing large XML) on a bounded `NIOThreadPool`, never on Swift's cooperative pool, and owns the life of staged
+/// chunks: it recovers them at start, promotes a job's when the job ends, and sweeps those of jobs that ended
+/// without a word (an agent that died). The commit of a recovery point into a datastore is written here once, for
+/// agent syncs and for seeding alike.
+///
+/// As a `Service` it is listed first in bulwarkd's `ServiceGroup`, so it stops last: its thread pool outlives every
+/// caller.
+actor Datastores: Service {
+    /// Threads for blocking work: enough for the datastore I/O of a few jobs at once on a small server, bounded so
+    /// that a burst of uploads queues instead of starting a thread each.
+    static let defaultThreads = 8
+    /// Guest file readers in use at once; more browse calls wait for one.
+    static let guestThreads = 4
+    /// How often jobs that ended without a finish report have their staged chunks promoted.
+    static let sweepInterval: Duration = .seconds(300)
+
+    private let catalog: Catalog
+    private let pool: NIOThreadPool
+    /// Threads for calls into guest file readers, which may block for minutes (an appliance starting under TCG,
+    /// a hostile file system until its reader's watchdog ends it): apart, so they never hold datastore I/O up.
+    private let guestPool: NIOThreadPool
+    private let logger: Logger
+    /// Datastores opened so far, by folder.
+    private var opened: [String: Datastore] = [:]
+
+    init(catalog: Catalog, threads: Int = Datastores.defaultThreads, logger: Logger) {
+        self.catalog = catalog
+        self.logger = logger
+        pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        guestPool = NIOThreadPool(numberOfThreads: Self.guestThreads)
+        // Started at once: bulwarkd recovers staged chunks before the service group runs.
+        pool.start()
+        guestPool.start()
+    }
+
+    /// Sweeps staged chunks of jobs that ended unannounced until bulwarkd stops, then ends the thread pool once the
+    /// work queued on it is done.
+    func run() async throws {
+        try await runPeriodically(every: Self.sweepInterval, logger: logger, what: "staged-chunk sweep") { [self] in
+            await promoteStagedChunksOfEndedJobs()
+        }
+        try await guestPool.shutdownGracefully()
+        try await pool.shutdownGracefully()
+    }
+
+    // MARK: - Blocking work
+
+    /// Runs `body` on the pool: blocking work that is not a datastore's (reading an image header, parsing XML).
+    nonisolated func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+
+    /// Runs `body`, a call into a guest file reader, on threads kept for those.
+    nonisolated func readingGuest<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await guestPool.runIfActive(body)
+    }
+
+    /// The datastore in `path`, opened the first time it is asked for.
+    func store(at path: String) async throws -> Datastore {
+        if let store = opened[path] { return store }
+        let store = try await blocking { try Datastore.open(at: path) }
+        opened[path] = store
+        return store
+    }
+
+    /// The datastore in `path` opened again, its marker read afresh: for the checks that must notice a folder
+    /// unmounted, removed or replaced since it was first opened (the alert monitor, a task's claim).
+    func reopen(at path: String) async throws -> Datastore {
+        do {
+            let store = try await blocking { try Datastore.open(at: path) }
+            opened[path] = store
+            return store
+        } catch {
+            opened[path] = nil
+            throw error
+        }
+    }
+
+    /// Runs `body` with the datastore in `path` on the pool.
+    ///
+    /// With `fresh`, the datastore is opened again first (``reopen(at:)``): for work an admin starts on a whole
+    /// datastore (show, verify, GC, an export), which must say clearly that its folder is gone rather than fail
+    /// somewhere inside. Per-chunk calls use the datastore as opened.
+    nonisolated func withStore<T: Sendable>(
+        at path: String, fresh: Bool = false, _ body: @escaping @Sendable (Datastore) throws -> T
+    ) async throws -> T {
+        let store = fresh ? try await reopen(at: path) : try await store(at: path)
+        return try await blocking { try body(store) }
+    }
+
+    /// Makes a new datastore in `path` (see ``Datastore/create(at:chunkSize:now:)``) and keeps it open.
+    func create(at path: String, chunkSize: Int) async throws -> Datastore {
+        let store = try await blocking { try Datastore.create(at: path, chunkSize: chunkSize) }
+        opened[store.root] = store
+        opened[path] = store
+        return store
+    }
+
+    // MARK: - Points
+
+    /// Writes a recovery point: promotes what `job` staged, then writes the indexes and, last, the manifest, which
+    /// fails with ``DatastoreError/Code/chunkMissing`` when a chunk an index names is not in the datastore.
+    ///
+    /// The catalog row written after this is the commit itself; a caller whose catalog write fails calls
+    /// ``discardPoint(_:at:)``.
+    func commitPoint(
+        at path: String, job: JobID, manifest: RecoveryPointManifest, indexes: [String: FixedIndex]
+    ) async throws -> RecoveryPointManifest {
+        let name = job.description
+        return try await withStore(at: path) { store in
+            try store.promoteStagedChunks(of: name, checking: false)
+            return try store.writeRecoveryPoint(manifest: manifest, indexes: indexes)
+        }
+    }
+
+    /// Removes the files of a point the catalog does not (or no longer) record; a point already gone is no error.
+    func discardPoint(_ reference: RecoveryPointRef, at path: String) async throws {
+        try await withStore(at: path) { store in
+            do {
+                try store.deleteRecoveryPoint(reference)
+            } catch let error as DatastoreError where error.code == .pointNotFound {
+                // Gone already: nothing to free.
+            }
+        }
+    }
+
+    // MARK: - Staged chunks
+
+    /// Promotes the chunks `job` staged once it ended without a point, and lists them as the VM's uploads, so that
+    /// the VM's next sync reuses them.
+    ///
+    /// A failure loses nothing: the periodic sweep, or the next start of bulwarkd, tries again.
+    func jobEnded(_ job: JobID, vm: UUID?, at path: String, logger: Logger) async {
+        let name = job.description
+        do {
+            let report = try await withStore(at: path) { store in
+                let report = try store.promoteStagedChunks(of: name, checking: false)
+                // The VM's next sync counts them as present; no other VM's query ever does.
+                if let vm { try store.recordUploads(report.digests, vm: vm) }
+                return report
+            }
+            if report.promoted > 0 {
+                logger.debug("uploaded chunks kept for the next sync", metadata: ["chunks": "\(report.promoted)"])
+            }
+        } catch {
+            logger.warning("the chunks this job uploaded stay staged until the next sweep: \(error)")
+        }
+    }
+
+    /// ``jobEnded(_:vm:at:logger:)`` for jobs a catalog call ended (orphaned tasks, an agent removed).
+    func jobsEnded(_ jobs: [JobInfo], logger: Logger) async {
+        let ended = jobs.filter { $0.state.isFinished && $0.datastore != nil }
+        guard !ended.isEmpty else { return }
+        guard let paths = try? await catalogPaths() else { return }
+        for job in ended {
+            guard let name = job.datastore, let path = paths[name] else { continue }
+            await jobEnded(job.id, vm: job.vmUUID, at: path, logger: logger)
+        }
+    }
+
+    /// Promotes the staged chunks of every job, in every datastore, that no longer runs: the jobs whose end no
+    /// finish report announced.
+    func promoteStagedChunksOfEndedJobs() async {
+        let datastores: [DatastoreInfo]
+        do {
+            datastores = try await catalog.datastores()
+        } catch {
+            logger.warning("cannot list the datastores to sweep their staged chunks: \(error)")
+            return
+        }
+        for datastore in datastores {
+            let path = datastore.path.path
+            do {
+                for name in try await withStore(at: path, { try $0.stagingJobs() }) {
+                    var job: JobInfo?
+                    if let id = JobID(name) { job = try? await catalog.job(id: id).job }
+                    if job?.state == .running { continue }
+                    let vm = job?.vmUUID
+                    let report = try await withStore(at: path) { store in
+                        let report = try store.promoteStagedChunks(of: name, checking: false)
+                        if let vm { try store.recordUploads(report.digests, vm: vm) }
+                        return report
+                    }
+                    logger.info(
+                        "kept the chunks an ended job uploaded",
+                        metadata: ["datastore": "\(datastore.name)", "ended-job": "\(name)", "chunks": "\(report.promoted)"])
+                }
+            } catch {
+                logger.warning("staged chunks of ended jobs in datastore \(datastore.name) at \(path) stay staged: \(error)")
+            }
+        }
+    }
+
+    /// At start, before any agent may call: checks and promotes what every job staged before bulwarkd stopped.
+    ///
+    /// A crash or power cut may have left staged files that were never flushed, so each one is decoded and its
+    /// SHA-256 checked; the damaged ones are dropped (their sync failed anyway, and the next one sends them again).
+    func recoverStagedChunks() async throws {
+        for datastore in try await catalog.datastores() {
+            let path = datastore.path.path
+            do {
+                var owners: [String: UUID] = [:]
+                for name in try await withStore(at: path, { try $0.stagingJobs() }) {
+                    if let id = JobID(name), let vm = try? await catalog.job(id: id).job.vmUUID { owners[name] = vm }
+                }
+                let reports = try await withStore(at: path) { [owners] store in
+                    try store.stagingJobs().map { name in
+                        let report = try store.promoteStagedChunks(of: name, checking: true)
+                        if let vm = owners[name] { try store.recordUploads(report.digests, vm: vm) }
+                        return (name, report)
+                    }
+                }
+                for (job, report) in reports {
+                    logger.notice(
+                        "kept the chunks a job uploaded before bulwarkd stopped",
+                        metadata: [
+                            "datastore": "\(datastore.name)", "ended-job": "\(job)", "chunks": "\(report.promoted)",
+                            "damaged": "\(report.dropped)",
+                        ])
+                }
+            } catch {
+                logger.warning("staged chunks in datastore \(datastore.name) at \(path) stay staged: \(error)")
+            }
+        }
+    }
+
+    /// Every datastore's folder by name, from the catalog.
+    func catalogPaths() async throws -> [ResourceName: String] {
+        var paths: [ResourceName: String] = [:]
+        for datastore in try await catalog.datastores() { paths[datastore.name] = datastore.path.path }
+        return paths
+    }
+}
