@@ -216,7 +216,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BulwarkAgentTests",
-            dependencies: ["BulwarkAgent", "BulwarkAPI", "BulwarkStore", "BulwarkCore", "Libvirt", "TestSupport"],
+            dependencies: [
+                "BulwarkAgent", "BulwarkAPI", "BulwarkStore", "ChunkFormat", "BulwarkCore", "Libvirt", "TestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",

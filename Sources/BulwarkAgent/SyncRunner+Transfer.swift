@@ -237,7 +237,10 @@ extension SyncRunner {
         await reporter.enter(.commit)
         let sent = await uploader.uploadedBytes
         let chunks = await uploader.uploadedChunks
-        await reporter.log(.info, "sent \(chunks) new chunks (\(ByteCount.approximate(sent))); committing")
+        let (queries, queried) = (await uploader.queries, await uploader.queriedDigests)
+        await reporter.log(
+            .info,
+            "sent \(chunks) new chunks (\(ByteCount.approximate(sent))) after \(queries) chunk queries about \(queried) chunks; committing")
         await reporter.flush()
         var kind = mode.syncKind
         if task.expressFull, kind != .consistencyCheck { kind = .expressFull }
