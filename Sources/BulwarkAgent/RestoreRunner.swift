@@ -64,6 +64,12 @@ struct RestoreRunner {
         var inPlace: Bool
         /// The disk's size now, when it differs from the point's: it is resized back before any chunk is written.
         var resizeFrom: UInt64? = nil
+        /// A new VM's file, made and held open by the agent: qemu-img and qemu-nbd reach it through the descriptor,
+        /// so nothing done to the folder's path meanwhile redirects the write.
+        var file: PinnedFile? = nil
+
+        /// Where qemu-nbd writes the disk.
+        var writePath: String { file?.stablePath ?? path }
     }
 
     func perform(_ reporter: TaskReporter) async throws -> (String, Int64) {
@@ -91,7 +97,7 @@ struct RestoreRunner {
             throw AgentError(.invalid, "the restore task names no folder, name or UUID for the new VM")
         }
         let format = restore.format ?? "qcow2"
-        let targets = restore.disks.map { disk in
+        var targets = restore.disks.map { disk in
             Target(
                 disk: disk, path: "\(folder)/\(name)-\(disk.target).\(format == "raw" ? "img" : "qcow2")",
                 format: format, inPlace: false)
@@ -116,8 +122,9 @@ struct RestoreRunner {
         try ledger.record(task: task.id, files: targets.map(\.path), domainUUID: uuidText)
         do {
             await reporter.log(.info, "restoring point \(restore.pointID) of \(subject) as new VM \(name) on \(host) in \(folder) (\(format))")
-            for target in targets {
-                try await RestorePreflight.create(target)
+            let pinned = try await RestorePreflight.pinFolder(folder, host: host)
+            for index in targets.indices {
+                targets[index].file = try await RestorePreflight.create(targets[index], in: pinned)
             }
             let received = try await transfer(targets, reporter: reporter, throttle: throttle)
             await reporter.enter(.commit)
@@ -284,7 +291,7 @@ struct RestoreRunner {
             }
             let writer: DiskWriter
             do {
-                writer = try await DiskWriter.open(path: target.path, format: target.format)
+                writer = try await DiskWriter.open(path: target.writePath, format: target.format)
             } catch {
                 throw AgentError(.local, "cannot open \(target.path) (disk \(target.disk.target)) for writing on \(host): \(error)", cause: error)
             }

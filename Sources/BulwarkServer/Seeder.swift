@@ -19,6 +19,8 @@ struct Seeder: Sendable {
         let path: String
         let format: String
         let export: NBDExport
+        /// The image, held open while qemu-nbd may read it.
+        let file: PinnedFile
     }
 
     let catalog: Catalog
@@ -53,28 +55,26 @@ struct Seeder: Sendable {
                 throw APIError.invalid(
                     "image path '\(disk.path)' of disk \(disk.target) is not absolute; give the image's full path on the server")
             }
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: disk.path, isDirectory: &isFolder), !isFolder.boolValue else {
-                throw APIError.invalid(
-                    "there is no image file at \(disk.path) (disk \(disk.target)) on the server; copy the exported image there first")
-            }
-            // bulwarkd reads the image as root: a link must not make it read another file (the CA key, a catalog).
-            guard let resolved = realpath(disk.path, nil) else {
-                throw APIError.invalid("bulwarkd cannot resolve \(disk.path) (disk \(disk.target)): \(String(cString: strerror(errno)))")
-            }
-            let real = String(cString: resolved)
-            free(resolved)
-            guard real == disk.path else {
-                throw APIError.invalid(
-                    "image path \(disk.path) of disk \(disk.target) passes through a symbolic link (it is \(real)); give the image's real path")
-            }
+            // bulwarkd reads the image as root: no link may make it read another file (the CA key, a catalog),
+            // and qemu-nbd reads the very file checked here, through the descriptor, whatever happens to the path.
+            let file: PinnedFile
             let header: DiskImageFormat
             let reference: String?
             do {
                 let path = disk.path
-                let (bytes, size) = try await datastores.blocking { try DiskImageFormat.readHeader(path: path, followingLinks: false) }
-                header = DiskImageFormat.parse(header: bytes, fileSize: size)
-                reference = DiskImageFormat.externalReference(header: bytes)
+                (file, header, reference) = try await datastores.blocking { () throws -> (PinnedFile, DiskImageFormat, String?) in
+                    let file = try PinnedFile.open(path, flags: O_RDONLY)
+                    guard try file.status().st_mode & S_IFMT == S_IFREG else {
+                        throw PinnedFileError(.invalidPath, path: path, message: "\(path) is not a regular file")
+                    }
+                    let (bytes, size) = try DiskImageFormat.readHeader(descriptor: file.descriptor, path: path)
+                    return (file, DiskImageFormat.parse(header: bytes, fileSize: size), DiskImageFormat.externalReference(header: bytes))
+                }
+            } catch let error as PinnedFileError where error.errno == ENOENT {
+                throw APIError.invalid(
+                    "there is no image file at \(disk.path) (disk \(disk.target)) on the server; copy the exported image there first")
+            } catch let error as PinnedFileError {
+                throw APIError.invalid("image \(disk.path) of disk \(disk.target) cannot be used: \(error.message)")
             } catch {
                 throw APIError.invalid("bulwarkd cannot read \(disk.path) (disk \(disk.target)): \(error)")
             }
@@ -95,7 +95,7 @@ struct Seeder: Sendable {
             let export: NBDExport
             do {
                 export = try await NBDExport.open(
-                    QemuNBD.command(["--read-only", "--format=\(format)", disk.path]),
+                    QemuNBD.command(["--read-only", "--format=\(format)", file.stablePath]),
                     metaContexts: [MetaContext.baseAllocation], connections: 1)
             } catch {
                 throw APIError.invalid(
@@ -105,7 +105,7 @@ struct Seeder: Sendable {
                 throw APIError.invalid(
                     "the image \(disk.path) is \(export.size) bytes but disk \(disk.target) of VM \(vm.reference) is \(vmDisk.capacityBytes) bytes; export the disk as it is now")
             }
-            images.append(Image(target: disk.target, path: disk.path, format: format, export: export))
+            images.append(Image(target: disk.target, path: disk.path, format: format, export: export, file: file))
         }
         return images
     }

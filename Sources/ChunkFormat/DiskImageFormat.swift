@@ -43,6 +43,11 @@ public enum DiskImageFormat: Sendable, Hashable, CustomStringConvertible {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | (followingLinks ? 0 : O_NOFOLLOW))
         guard descriptor >= 0 else { throw DiskImageError(path: path, errno: errno) }
         defer { close(descriptor) }
+        return try readHeader(descriptor: descriptor, path: path)
+    }
+
+    /// ``readHeader(path:followingLinks:)`` of an image already open (a ``PinnedFile``); `path` names it in errors.
+    public static func readHeader(descriptor: Int32, path: String) throws(DiskImageError) -> (header: [UInt8], size: UInt64) {
         var header = [UInt8](repeating: 0, count: headerLength)
         var filled = 0
         while filled < header.count {
