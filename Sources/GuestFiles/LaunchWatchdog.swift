@@ -44,15 +44,29 @@ final class LaunchWatchdog: @unchecked Sendable {
         return fired
     }
 
-    /// The processes whose command line contains `marker`.
+    /// This process's children whose command line contains `marker`: libguestfs forks the appliance's QEMU
+    /// itself, and a process of anyone else that happens to carry the marker is never touched.
     static func processes(holding marker: String) -> [pid_t] {
         let wanted = Data(marker.utf8)
+        let me = getpid()
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry in
-            guard let pid = pid_t(entry), pid != getpid(),
+            guard let pid = pid_t(entry), pid != me, parent(of: pid) == me,
                 let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), command.range(of: wanted) != nil
             else { return nil }
             return pid
         }
+    }
+
+    /// The parent of `pid`, from `/proc/PID/stat`: the field after the command name, which is in parentheses and may
+    /// itself hold spaces and parentheses, so the text is read from the last `)`.
+    static func parent(of pid: pid_t) -> pid_t? {
+        guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+            let close = stat.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: UInt8(ascii: " "))
+        // " S 1234 …": state, then the parent.
+        guard fields.count > 1 else { return nil }
+        return pid_t(String(decoding: fields[1], as: UTF8.self))
     }
 }

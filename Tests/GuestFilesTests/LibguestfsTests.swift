@@ -189,13 +189,15 @@ struct LibguestfsTests {
         let marker = "bulwark-watchdog-\(UUID().uuidString)"
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // The marker is the shell's $0, in its command line; `; true` keeps the shell from exec'ing sleep.
-        sleeper.arguments = ["-c", "sleep 600; true", marker]
+        // The marker is the shell's $0, in its command line. It waits on its input rather than in a child (sleep),
+        // so when it is killed no orphan outlives the test.
+        sleeper.arguments = ["-c", "read line", marker]
+        let input = Pipe()
+        sleeper.standardInput = input
         try sleeper.run()
         defer { if sleeper.isRunning { sleeper.terminate() } }
-        // The shell's child, between its fork and its exec of sleep, may show the marker too. Reading a process's
-        // command line waits for that process's memory-map lock, so one scan of /proc can hang for seconds behind a
-        // QEMU being torn down by a test running beside this one: the patience is for that, not for the sleeper.
+        // Reading a process's command line waits for that process's memory-map lock, so one scan of /proc can hang
+        // for seconds behind a QEMU being torn down by a test running beside this one: the patience is for that.
         try await waitUntil("the sleeper to show in /proc", seconds: 120) {
             LaunchWatchdog.processes(holding: marker).contains(sleeper.processIdentifier)
         }
@@ -206,5 +208,44 @@ struct LibguestfsTests {
         // Killed, it leaves /proc's command lines (a zombie has none) before Foundation notices.
         try await waitUntil("the watchdog to kill the sleeper", seconds: 120) { LaunchWatchdog.processes(holding: marker).isEmpty }
         #expect(late.finish())
+    }
+
+    /// A process that is not this one's child is never killed, whatever its command line holds.
+    @Test func aProcessOfAnotherParentIsNeverKilled() async throws {
+        let marker = "bulwark-watchdog-\(UUID().uuidString)"
+        let folder = try TemporaryDirectory("bulwark-watchdog")
+        defer { folder.cleanUp() }
+        let pidFile = folder.file("inner.pid")
+        // Both shells wait on the input pipe rather than in a child, so nothing outlives the test. The inner one is
+        // the outer one's child, not this process's, and carries the marker in its command line too.
+        let input = Pipe()
+        let outer = Process()
+        outer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        outer.arguments = ["-c", "sh -c 'echo $$ > \(pidFile); read line' \(marker)-inner; true", marker]
+        outer.standardInput = input
+        try outer.run()
+        let outerPID = outer.processIdentifier
+        var inner: pid_t?
+        defer {
+            if let inner { kill(inner, SIGKILL) }
+            kill(outerPID, SIGKILL)
+        }
+        try await waitUntil("the inner shell to start", seconds: 120) {
+            inner = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap {
+                pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            return inner != nil
+        }
+        let grandchild = try #require(inner)
+        #expect(LaunchWatchdog.parent(of: grandchild) == outerPID)
+        let watchdog = LaunchWatchdog(marker: marker, timeout: .milliseconds(100))
+        // The outer shell, this process's child, goes (a zombie until reaped); the inner one stays.
+        try await waitUntil("the watchdog to kill the outer shell", seconds: 120) {
+            let status = (try? String(contentsOfFile: "/proc/\(outerPID)/stat", encoding: .utf8)) ?? ""
+            return status.isEmpty || status.contains(") Z ")
+        }
+        #expect(watchdog.finish())
+        let innerStatus = (try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8)) ?? ""
+        #expect(!innerStatus.isEmpty && !innerStatus.contains(") Z "), "the grandchild was killed: \(innerStatus)")
     }
 }
