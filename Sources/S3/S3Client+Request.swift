@@ -137,7 +137,9 @@ extension S3Client {
     func failure(_ response: S3Response, _ what: String, key: String? = nil) -> S3Error {
         let body = S3ErrorBody(xml: response.bodyBytes)
         let status = response.status
-        let detail = body.map { " (\($0.code)\($0.message.map { ": \($0)" } ?? ""))" } ?? " (HTTP \(status))"
+        let detail = body.map { body in
+            " (\(body.code)\(body.message.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""))"
+        } ?? " (HTTP \(status))"
         let subject = key.map { "object \"\($0)\" in \(bucketDescription)" } ?? bucketDescription
         func error(_ code: S3Error.Code, _ message: String) -> S3Error {
             S3Error(code, message, status: status, s3Code: body?.code)

@@ -213,4 +213,52 @@ import Testing
         #expect(try await client.get(key: "before") == [1])
         #expect(try await client.get(key: "across-restart") == [3])
     }
+
+    @Test func aHangingGatewayEndsInATimeout() async throws {
+        let client = try await Self.client()
+        defer { Task { await client.shutdown() } }
+        try await client.put(key: "before", body: [1])
+        let short = try await Self.client(create: false) {
+            $0.bucket = client.configuration.bucket
+            $0.requestTimeout = .seconds(2)
+            $0.maxAttempts = 3
+        }
+        defer { Task { await short.shutdown() } }
+
+        try await S3Testbed.shared.freezeGateway()
+        let error: S3Error?
+        do {
+            error = await #expect(throws: S3Error.self) { try await short.put(key: "during", body: [2]) }
+        }
+        try await S3Testbed.shared.thawGateway()
+        #expect(error?.code == .timeout)
+        #expect(error?.message.contains("within") == true)
+        #expect(try await short.get(key: "before") == [1])
+    }
+
+    /// Each way a bucket check fails has its own code; the messages go to the test log for a reader to judge.
+    @Test func bucketCheckFailuresAreDistinct() async throws {
+        let port = try freePort()
+        let unreachable = try await Self.client(create: false) {
+            $0.endpoint = URL(string: "http://127.0.0.1:\(port)")!
+            $0.maxAttempts = 2
+        }
+        defer { Task { await unreachable.shutdown() } }
+        let missing = try await Self.client(create: false)
+        defer { Task { await missing.shutdown() } }
+        let wrong = try await Self.client(create: false) { $0.credentials.secretKey = "wrong-secret" }
+        defer { Task { await wrong.shutdown() } }
+        let otherCA = try await Self.client(create: false, tls: true) { $0.caFile = nil }
+        defer { Task { await otherCA.shutdown() } }
+        var codes: [S3Error.Code] = []
+        for client in [unreachable, missing, wrong, otherCA] {
+            do {
+                try await client.checkBucket()
+            } catch {
+                print("S3 error [\(error.code)]: \(error)")
+                codes.append(error.code)
+            }
+        }
+        #expect(codes == [.unreachable, .noSuchBucket, .invalidCredentials, .certificate])
+    }
 }

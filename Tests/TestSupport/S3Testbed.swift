@@ -69,6 +69,25 @@ public actor S3Testbed {
         try Self.script(["start-gateway", environment.folder])
     }
 
+    /// Freezes radosgw (SIGSTOP): connections are still accepted by the kernel but nothing answers, as with a
+    /// gateway hanging on a full OSD.
+    public func freezeGateway() async throws {
+        try signalGateway(SIGSTOP)
+    }
+
+    /// Lets a frozen radosgw run on (SIGCONT).
+    public func thawGateway() async throws {
+        try signalGateway(SIGCONT)
+    }
+
+    private func signalGateway(_ signal: Int32) throws {
+        guard let folder = environment?.folder else { throw TestFailure("the S3 testbed is not started") }
+        let text = try String(contentsOfFile: "\(folder)/run/client.rgw.gw.pid", encoding: .utf8)
+        guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, signal) == 0 else {
+            throw TestFailure("cannot signal radosgw of \(folder) (pid file: \(text))")
+        }
+    }
+
     /// Runs `scripts/s3-testbed` with `arguments`; its standard output, or a failure with its standard error.
     ///
     /// posix_spawn and waitpid rather than Foundation's `Process`, whose `waitUntilExit` was seen to hang after the
