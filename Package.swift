@@ -179,7 +179,7 @@ let package = Package(
         // The S3 client against `aws s3 cp`, for bench/s3-objects.
         .executableTarget(
             name: "bulwark-s3-bench",
-            dependencies: ["S3"],
+            dependencies: ["S3", .product(name: "NIOCore", package: "swift-nio")],
             path: "bench/bulwark-s3-bench",
             swiftSettings: swiftSettings),
 

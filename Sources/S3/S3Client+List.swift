@@ -28,8 +28,12 @@ extension S3Client {
         let response = try await send(.GET, query: query, what: what)
         try check(response, what)
         var page = try S3ListPage(xml: response.bodyBytes)
-        let cut = configuration.keyPrefix.count
-        page.objects = page.objects.map { S3Object(key: String($0.key.dropFirst(cut)), size: $0.size, etag: $0.etag) }
+        // By bytes, not characters: a key's first character could combine with the prefix's last into one.
+        let cut = configuration.keyPrefix.utf8.count
+        page.objects = page.objects.map { object in
+            let key = String(decoding: object.key.utf8.dropFirst(cut), as: UTF8.self)
+            return S3Object(key: key, size: object.size, etag: object.etag)
+        }
         return page
     }
 }

@@ -7,7 +7,9 @@ extension S3Client {
     /// Stores `body` at `key`, replacing what is there unless `ifNoneMatch`.
     ///
     /// With `ifNoneMatch` the PUT sends `If-None-Match: *`: the gateway writes only if no object has the key, atomically
-    /// (of concurrent writers exactly one wins), and the result is ``S3PutResult/alreadyExists`` otherwise.
+    /// (of concurrent writers exactly one wins), and the result is ``S3PutResult/alreadyExists`` otherwise. When an
+    /// attempt stored the object but its answer was lost, the retry finds the key taken: `alreadyExists` then means
+    /// "stored, by this call or another", which is what content-addressed writes need.
     @discardableResult
     public func put(key: String, body: ByteBuffer, ifNoneMatch: Bool = false) async throws(S3Error) -> S3PutResult {
         let what = "store object \"\(key)\""

@@ -87,7 +87,10 @@ extension S3Client {
         return try await withThrowingTaskGroup(of: (status: UInt, headers: HTTPHeaders, body: ByteBuffer).self) { group in
             group.addTask {
                 let response = try await http.execute(request, deadline: .now() + TimeAmount(timeout))
-                let body = try await response.body.collect(upTo: Int.max)
+                // Sized from Content-Length up front: growing a buffer to 4 MiB by doubling copies it several times.
+                let expected = response.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+                var body = ByteBufferAllocator().buffer(capacity: min(max(expected, 0), 64 << 20))
+                for try await var part in response.body { body.writeBuffer(&part) }
                 return (response.status.code, response.headers, body)
             }
             group.addTask {
