@@ -3,7 +3,7 @@ import S3
 import Testing
 
 @Suite struct S3ConfigurationTests {
-    static let credentials = S3Credentials(accessKey: "AK", secretKey: "SK")
+    static let credentials = S3Credentials(accessKey: "AK", secretKey: "SECRET-VALUE-42")
 
     func configuration(
         endpoint: String = "https://s3.example.net:7480", bucket: String = "bulwark-data", keyPrefix: String = "",
@@ -28,6 +28,9 @@ import Testing
         let configuration = try configuration(keyPrefix: "bulwark/ds1/")
         #expect(configuration.region == "us-east-1")
         #expect(try self.configuration(endpoint: "http://127.0.0.1:8080", bucket: "a.b-c1").bucket == "a.b-c1")
+        // Configurations and signers end up in logs: the secret must not.
+        #expect(!"\(configuration)".contains("SECRET-VALUE-42") && !String(reflecting: configuration).contains("SECRET-VALUE-42"))
+        #expect(!"\(S3Signer(credentials: configuration.credentials, region: "us-east-1"))".contains("SECRET-VALUE-42"))
     }
 
     @Test(arguments: ["ftp://s3.example.net", "s3.example.net", "https://", "https://h/bucket", "https://h?x=1",
