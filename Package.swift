@@ -111,6 +111,18 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
+        // A small S3 client (SigV4 by hand, path-style, retries, deadlines) for datastores on S3-compatible buckets.
+        .target(
+            name: "S3",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
 
         .target(
             name: "BulwarkAgent",
@@ -171,6 +183,12 @@ let package = Package(
             ],
             path: "bench/bulwark-bench",
             swiftSettings: swiftSettings),
+        // The S3 client against `aws s3 cp`, for bench/s3-objects.
+        .executableTarget(
+            name: "bulwark-s3-bench",
+            dependencies: ["S3", .product(name: "NIOCore", package: "swift-nio")],
+            path: "bench/bulwark-s3-bench",
+            swiftSettings: swiftSettings),
 
         // libFuzzer targets over what guests write (partition tables, ext2/3/4 folders). scripts/fuzz builds them
         // with -sanitize=fuzzer and FUZZING defined; a plain build makes a replayer of the same inputs.
@@ -191,6 +209,10 @@ let package = Package(
         .testTarget(name: "NBDTests", dependencies: ["NBD", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NBDServerTests", dependencies: ["NBDServer", "NBD", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GuestFilesTests", dependencies: ["GuestFiles", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "S3Tests",
+            dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
         .testTarget(name: "BulwarkCoreTests", dependencies: ["BulwarkCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore", "TestSupport"], swiftSettings: swiftSettings),
