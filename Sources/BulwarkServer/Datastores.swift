@@ -137,19 +137,23 @@ actor Datastores: Service {
 
     // MARK: - Staged chunks
 
-    /// Promotes the chunks `job` staged once it ended without a point, and lists them as the VM's uploads, so that
-    /// the VM's next sync reuses them.
+    /// Promotes what `job` staged in `store` and lists it as `vm`'s uploads: the VM's next sync counts those chunks
+    /// as present, no other VM's query ever does. `checking` decodes and hashes each file first (after a crash).
+    private static func promote(
+        _ job: String, vm: UUID?, checking: Bool, in store: Datastore
+    ) throws -> StagingReport {
+        let report = try store.promoteStagedChunks(of: job, checking: checking)
+        if let vm { try store.recordUploads(report.digests, vm: vm) }
+        return report
+    }
+
+    /// Promotes the chunks `job` staged once it ended without a point, so that the VM's next sync reuses them.
     ///
     /// A failure loses nothing: the periodic sweep, or the next start of bulwarkd, tries again.
     func jobEnded(_ job: JobID, vm: UUID?, at path: String, logger: Logger) async {
         let name = job.description
         do {
-            let report = try await withStore(at: path) { store in
-                let report = try store.promoteStagedChunks(of: name, checking: false)
-                // The VM's next sync counts them as present; no other VM's query ever does.
-                if let vm { try store.recordUploads(report.digests, vm: vm) }
-                return report
-            }
+            let report = try await withStore(at: path) { try Self.promote(name, vm: vm, checking: false, in: $0) }
             if report.promoted > 0 {
                 logger.debug("uploaded chunks kept for the next sync", metadata: ["chunks": "\(report.promoted)"])
             }
@@ -169,6 +173,27 @@ actor Datastores: Service {
         }
     }
 
+    /// The job a staging folder belongs to, as the sweeps see it.
+    private enum StagingOwner {
+        case running
+        /// It no longer runs, or the catalog does not know it; its chunks go to `vm`'s uploads.
+        case ended(vm: UUID?)
+    }
+
+    /// Whose staging folder `name` is; nil when the catalog cannot say now, and the next pass asks again:
+    /// promoting a running job's chunks would take them from under its commit's count.
+    private func owner(ofStaging name: String) async -> StagingOwner? {
+        guard let id = JobID(name) else { return .ended(vm: nil) }
+        do {
+            let job = try await catalog.job(id: id).job
+            return job.state.isFinished ? .ended(vm: job.vmUUID) : .running
+        } catch let error as CatalogError where error.code == .notFound {
+            return .ended(vm: nil)
+        } catch {
+            return nil
+        }
+    }
+
     /// Promotes the staged chunks of every job, in every datastore, that no longer runs: the jobs whose end no
     /// finish report announced.
     func promoteStagedChunksOfEndedJobs() async {
@@ -183,15 +208,8 @@ actor Datastores: Service {
             let path = datastore.path.path
             do {
                 for name in try await withStore(at: path, { try $0.stagingJobs() }) {
-                    var job: JobInfo?
-                    if let id = JobID(name) { job = try? await catalog.job(id: id).job }
-                    if job?.state == .running { continue }
-                    let vm = job?.vmUUID
-                    let report = try await withStore(at: path) { store in
-                        let report = try store.promoteStagedChunks(of: name, checking: false)
-                        if let vm { try store.recordUploads(report.digests, vm: vm) }
-                        return report
-                    }
+                    guard case .ended(let vm) = await owner(ofStaging: name) else { continue }
+                    let report = try await withStore(at: path) { try Self.promote(name, vm: vm, checking: false, in: $0) }
                     logger.info(
                         "kept the chunks an ended job uploaded",
                         metadata: ["datastore": "\(datastore.name)", "ended-job": "\(name)", "chunks": "\(report.promoted)"])
@@ -206,19 +224,18 @@ actor Datastores: Service {
     ///
     /// A crash or power cut may have left staged files that were never flushed, so each one is decoded and its
     /// SHA-256 checked; the damaged ones are dropped (their sync failed anyway, and the next one sends them again).
+    /// Every job that staged them was failed as interrupted just before, so none runs.
     func recoverStagedChunks() async throws {
         for datastore in try await catalog.datastores() {
             let path = datastore.path.path
             do {
                 var owners: [String: UUID] = [:]
                 for name in try await withStore(at: path, { try $0.stagingJobs() }) {
-                    if let id = JobID(name), let vm = try? await catalog.job(id: id).job.vmUUID { owners[name] = vm }
+                    if case .ended(let vm?) = await owner(ofStaging: name) { owners[name] = vm }
                 }
                 let reports = try await withStore(at: path) { [owners] store in
                     try store.stagingJobs().map { name in
-                        let report = try store.promoteStagedChunks(of: name, checking: true)
-                        if let vm = owners[name] { try store.recordUploads(report.digests, vm: vm) }
-                        return (name, report)
+                        (name, try Self.promote(name, vm: owners[name], checking: true, in: store))
                     }
                 }
                 for (job, report) in reports {
