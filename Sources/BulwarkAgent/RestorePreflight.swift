@@ -48,7 +48,6 @@ enum RestorePreflight {
         }
     }
 
-    /// Makes an empty image of the disk's size: a qcow2 (nothing allocated), or a sparse raw file.
     /// The restore's folder, opened without following any link in its path (see ``PinnedFile``).
     static func pinFolder(_ folder: String, host: String) async throws -> PinnedFile {
         try await runOffCooperativePool { () throws(AgentError) in
@@ -61,25 +60,20 @@ enum RestorePreflight {
     }
 
     /// Makes a new VM's disk file in `folder` (never over an existing file, never through a link) and the empty
-    /// image in it, returning it open for the transfer.
+    /// image in it, a qcow2 (nothing allocated) or a sparse raw file, returning it open for the transfer.
     static func create(_ target: RestoreRunner.Target, in folder: PinnedFile) async throws -> PinnedFile {
         let name = target.path.split(separator: "/").last.map(String.init) ?? target.path
         let file = try await runOffCooperativePool { () throws(AgentError) -> PinnedFile in
-            do {
-                let file = try folder.create(name)
-                if target.format != "qcow2" {
-                    guard ftruncate(file.descriptor, off_t(target.disk.logicalSize)) == 0 else {
-                        throw AgentError(.local, "cannot size \(target.path): \(String(cString: strerror(errno)))")
-                    }
-                }
-                return file
-            } catch let error as PinnedFileError {
-                throw AgentError(.local, "cannot make \(target.path): \(error.message)")
-            } catch let error as AgentError {
-                throw error
+            let file: PinnedFile
+            do throws(PinnedFileError) {
+                file = try folder.create(name)
             } catch {
-                throw AgentError(.local, "cannot make \(target.path): \(error)")
+                throw AgentError(.local, "cannot make \(target.path): \(error.message)")
             }
+            guard target.format == "qcow2" || ftruncate(file.descriptor, off_t(target.disk.logicalSize)) == 0 else {
+                throw AgentError(.local, "cannot size \(target.path): \(String(cString: strerror(errno)))")
+            }
+            return file
         }
         if target.format == "qcow2" {
             try await SyncRunner.runQemuImg(["create", "-q", "-f", "qcow2", file.stablePath, "\(target.disk.logicalSize)"])
@@ -87,7 +81,8 @@ enum RestorePreflight {
         return file
     }
 
-    /// Makes a missing disk of a VM restored in place anew (its path is the host's own definition's).
+    /// Makes a missing disk of a VM restored in place anew, an empty qcow2 or sparse raw file of the disk's size
+    /// (its path is the host's own definition's).
     static func create(_ target: RestoreRunner.Target) async throws {
         if target.format == "qcow2" {
             try await SyncRunner.runQemuImg(["create", "-q", "-f", "qcow2", target.path, "\(target.disk.logicalSize)"])

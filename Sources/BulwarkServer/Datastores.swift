@@ -102,7 +102,6 @@ actor Datastores: Service {
     /// Makes a new datastore in `path` (see ``Datastore/create(at:chunkSize:now:)``) and keeps it open.
     func create(at path: String, chunkSize: Int) async throws -> Datastore {
         let store = try await blocking { try Datastore.create(at: path, chunkSize: chunkSize) }
-        opened[store.root] = store
         opened[path] = store
         return store
     }

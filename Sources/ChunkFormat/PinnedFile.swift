@@ -45,11 +45,6 @@ public final class PinnedFile: Sendable {
         try openEntry(name, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode)
     }
 
-    /// Removes the entry `name` of this folder (the entry itself, never what a link names).
-    public func remove(_ name: String) throws(PinnedFileError) {
-        guard unlinkat(descriptor, name, 0) == 0 else { throw .system("remove", "\(path)/\(name)", errno: errno) }
-    }
-
     /// The file's type and size, from the descriptor.
     public func status() throws(PinnedFileError) -> stat {
         var status = stat()
