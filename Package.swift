@@ -85,6 +85,7 @@ let package = Package(
             name: "BulwarkServer",
             dependencies: [
                 "BulwarkCore", "BulwarkAPI", "BulwarkCatalog", "BulwarkStore", "NBD", "NBDServer", "GuestFiles", "DomainXML",
+                "S3", "S3Datastore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -123,6 +124,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
+
+        // The seam between a datastore and an S3 bucket: BulwarkStore's object store over the S3 client.
+        .target(name: "S3Datastore", dependencies: ["BulwarkStore", "S3"], swiftSettings: swiftSettings),
 
         .target(
             name: "BulwarkAgent",
@@ -217,6 +221,9 @@ let package = Package(
         .testTarget(name: "BulwarkCoreTests", dependencies: ["BulwarkCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "S3DatastoreTests", dependencies: ["S3Datastore", "BulwarkStore", "S3", "TestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "BulwarkServerTests",
             dependencies: [
                 "BulwarkServer", "BulwarkClient", "BulwarkAPI", "BulwarkCatalog", "BulwarkCore", "BulwarkStore",
@@ -247,7 +254,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Libvirt", "NBD", "TestSupport", "BulwarkAgent", "BulwarkServer", "BulwarkClient", "BulwarkAPI",
-                "BulwarkStore", "BulwarkCore", "DomainXML",
+                "BulwarkStore", "BulwarkCore", "DomainXML", "S3", "S3Datastore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -9,9 +9,11 @@ extension Catalog {
     /// The caller checks that the folder exists and is writable, and resolves symbolic links first.
     @discardableResult
     public func addDatastore(
-        name: ResourceName, path: AbsolutePath, chunkSize: ChunkSize = .default, now: Date = Date()
+        name: ResourceName, path: AbsolutePath, chunkSize: ChunkSize = .default, s3: DatastoreS3Settings? = nil,
+        now: Date = Date()
     ) async throws -> DatastoreInfo {
-        try await write { db in
+        let settings = try s3.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try await write { db in
             if let existing = try DatastoreRecord.fetchOne(
                 db, sql: "SELECT * FROM datastore WHERE name = ?", arguments: [name.rawValue])
             {
@@ -32,9 +34,23 @@ extension Catalog {
                         "\(path) is \(otherPath.contains(path) ? "inside" : "a parent of") datastore '\(other.name)' (\(otherPath)); datastores must not nest: choose a separate folder")
                 }
             }
-            var record = DatastoreRecord(name: name.rawValue, path: path.path, chunkSize: chunkSize.bytes, createdAt: now)
+            if let s3 {
+                for other in try DatastoreRecord.fetchAll(db) {
+                    guard let json = other.s3, let theirs = try? JSONDecoder().decode(DatastoreS3Settings.self, from: Data(json.utf8))
+                    else { continue }
+                    if theirs.endpoint == s3.endpoint, theirs.bucket == s3.bucket,
+                        theirs.prefix.hasPrefix(s3.prefix) || s3.prefix.hasPrefix(theirs.prefix)
+                    {
+                        throw CatalogError(
+                            .conflict,
+                            "datastore '\(other.name)' already keeps its objects in bucket \(s3.bucket) at \(s3.endpoint) under the prefix '\(theirs.prefix)'; datastores must not share keys: choose another bucket or a --prefix apart from it")
+                    }
+                }
+            }
+            var record = DatastoreRecord(
+                name: name.rawValue, path: path.path, chunkSize: chunkSize.bytes, createdAt: now, s3: settings)
             try record.insert(db)
-            return DatastoreInfo(name: name, path: path, chunkSize: chunkSize, createdAt: now)
+            return DatastoreInfo(name: name, path: path, chunkSize: chunkSize, createdAt: now, s3: s3)
         }
     }
 
@@ -85,9 +101,12 @@ extension Catalog {
             return DatastoreInfo(
                 name: try ResourceName(stored: record.name), path: try AbsolutePath(parsing: record.path),
                 chunkSize: try ChunkSize(bytes: record.chunkSize), createdAt: record.createdAt,
-                groups: try groups.map { try ResourceName(stored: $0) }, recoveryPointCount: points)
+                groups: try groups.map { try ResourceName(stored: $0) }, recoveryPointCount: points,
+                s3: try record.s3.map { try JSONDecoder().decode(DatastoreS3Settings.self, from: Data($0.utf8)) })
         } catch let error as ValidationError {
             throw CatalogError(.corrupt, "datastore '\(record.name)' has an invalid record (\(error)); restore the catalog")
+        } catch is DecodingError {
+            throw CatalogError(.corrupt, "datastore '\(record.name)' has unreadable S3 settings; restore the catalog")
         }
     }
 }

@@ -73,7 +73,8 @@ public enum BulwarkServerApplication {
                 version: BulwarkVersion.current, serverID: identity.serverID.uuidString.lowercased(),
                 startedAt: startedAt, datastores: try await catalog.datastores().count)
         }
-        DatastoreRoutes(catalog: catalog, datastores: datastores).register(on: api)
+        DatastoreRoutes(catalog: catalog, datastores: datastores, cacheRoot: directory.file("datastore-cache"))
+            .register(on: api)
         var groupLogger = logger
         groupLogger[metadataKey: "service"] = "groups"
         GroupRoutes(catalog: catalog, datastores: datastores, taskSignal: taskSignal, logger: groupLogger).register(on: api)

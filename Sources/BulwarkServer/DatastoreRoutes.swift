@@ -9,6 +9,8 @@ import Hummingbird
 struct DatastoreRoutes {
     let catalog: Catalog
     let datastores: Datastores
+    /// Where S3 datastores keep their caches when the request names no folder.
+    let cacheRoot: String
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
         group.post("datastores") { request, context in
@@ -25,15 +27,26 @@ struct DatastoreRoutes {
         }
     }
 
-    /// Records the datastore, then makes its folder; a failure on disk takes the catalog entry back out, so the
-    /// two never disagree.
+    /// Records the datastore, then makes its folder (and, for S3, checks the bucket and writes its marker); a
+    /// failure takes the catalog entry back out, so the two never disagree.
     func create(_ body: DatastoreCreateRequest) async throws -> DatastoreView {
         let name = try ResourceName(body.name, field: "datastore name")
-        let path = try AbsolutePath(parsing: body.path, field: "--path")
         let chunkSize = try body.chunkSize.map { try ChunkSize(parsing: $0) } ?? .default
-        let info = try await catalog.addDatastore(name: name, path: path, chunkSize: chunkSize)
+        let s3 = try body.s3.map { try Self.settings($0, chunkSize: chunkSize) }
+        let folder = body.path ?? s3.map { _ in "\(cacheRoot)/\(name.rawValue.lowercased())" }
+        guard let folder else {
+            throw APIError.invalid(
+                "datastore \(name) needs a folder: --path DIR for a local datastore, or --s3 URL --bucket B "
+                    + "--credentials-file FILE for one on S3")
+        }
+        let path = try AbsolutePath(parsing: folder, field: s3 == nil ? "--path" : "--cache")
+        let info = try await catalog.addDatastore(name: name, path: path, chunkSize: chunkSize, s3: s3)
         do {
-            _ = try await datastores.create(at: path.path, chunkSize: chunkSize.bytes)
+            if let s3 {
+                _ = try await datastores.createS3(at: path.path, chunkSize: chunkSize.bytes, settings: s3)
+            } else {
+                _ = try await datastores.create(at: path.path, chunkSize: chunkSize.bytes)
+            }
         } catch {
             do {
                 try await catalog.removeDatastore(named: name)
@@ -49,8 +62,47 @@ struct DatastoreRoutes {
         return try await show(info)
     }
 
+    /// The catalog's S3 settings from a request, checked as far as can be without the network.
+    static func settings(_ request: DatastoreCreateRequest.S3, chunkSize: ChunkSize) throws -> DatastoreS3Settings {
+        for (field, file) in [("--credentials-file", request.credentialsFile), ("--ca", request.caFile)] {
+            guard let file else { continue }
+            _ = try AbsolutePath(parsing: file, field: field)
+        }
+        var prefix = request.prefix ?? ""
+        if !prefix.isEmpty, !prefix.hasSuffix("/") { prefix += "/" }
+        var cacheSize: UInt64?
+        if let text = request.cacheSize {
+            let bytes = try ByteCount.parse(text, field: "--cache-size")
+            // A commit reads its chunks from the cache while it uploads them: a cache smaller than a few chunks
+            // would evict what the next read needs.
+            guard bytes >= Int64(chunkSize.bytes) * 16 else {
+                throw APIError.invalid(
+                    "--cache-size \(text) is below 16 chunks of \(chunkSize.bytes / 1_048_576) MiB; give at least "
+                        + "\(chunkSize.bytes * 16 / 1_048_576)M")
+            }
+            cacheSize = UInt64(bytes)
+        }
+        return DatastoreS3Settings(
+            endpoint: request.endpoint, bucket: request.bucket, region: request.region ?? "us-east-1", prefix: prefix,
+            credentialsFile: request.credentialsFile, caFile: request.caFile, cacheSize: cacheSize)
+    }
+
     func show(_ info: DatastoreInfo) async throws -> DatastoreView {
         var view = Self.view(info)
+        if let s3 = info.s3 {
+            var bucket = DatastoreView.S3(
+                endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, prefix: s3.prefix, cacheSize: s3.cacheSize)
+            do {
+                let usage = try await datastores.withStore(at: info.path.path) { try $0.objectStore?.usage(prefix: "") }
+                bucket.reachable = true
+                bucket.objects = usage?.objects
+                bucket.bytes = usage?.bytes
+            } catch {
+                bucket.reachable = false
+                view.problem = "cannot list the datastore's bucket: \(error)"
+            }
+            view.s3 = bucket
+        }
         do {
             let path = info.path.path
             view.usage = try await datastores.withStore(at: path, fresh: true) { store in
@@ -63,7 +115,7 @@ struct DatastoreRoutes {
                     dedupRatio: statistics.dedupRatio, compressionRatio: statistics.compressionRatio, freeBytes: free)
             }
         } catch {
-            view.problem = "cannot read the datastore: \(error)"
+            view.problem = [view.problem, "cannot read the datastore: \(error)"].compactMap { $0 }.joined(separator: "; ")
         }
         return view
     }
@@ -71,7 +123,11 @@ struct DatastoreRoutes {
     static func view(_ info: DatastoreInfo) -> DatastoreView {
         DatastoreView(
             name: info.name.rawValue, path: info.path.path, chunkSize: info.chunkSize.bytes, createdAt: info.createdAt,
-            groups: info.groups.map(\.rawValue))
+            groups: info.groups.map(\.rawValue),
+            s3: info.s3.map {
+                DatastoreView.S3(
+                    endpoint: $0.endpoint, bucket: $0.bucket, region: $0.region, prefix: $0.prefix, cacheSize: $0.cacheSize)
+            })
     }
 }
 

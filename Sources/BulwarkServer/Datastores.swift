@@ -4,6 +4,8 @@ import BulwarkStore
 import Foundation
 import Logging
 import NIOPosix
+import S3
+import S3Datastore
 import ServiceLifecycle
 
 /// The one owner of bulwarkd's datastores: every route, job and service reaches a datastore through it.
@@ -33,6 +35,10 @@ actor Datastores: Service {
     private let logger: Logger
     /// Datastores opened so far, by folder.
     private var opened: [String: Datastore] = [:]
+    /// The buckets behind S3 datastores, by the folder of their cache: one client each, for the server's life.
+    private var objectStores: [String: S3ObjectStore] = [:]
+    /// How much chunk data each S3 datastore's cache may hold, by folder; absent: all of it.
+    private var cacheLimits: [String: UInt64] = [:]
 
     init(catalog: Catalog, threads: Int = Datastores.defaultThreads, logger: Logger) {
         self.catalog = catalog
@@ -49,7 +55,9 @@ actor Datastores: Service {
     func run() async throws {
         try await runPeriodically(every: Self.sweepInterval, logger: logger, what: "staged-chunk sweep") { [self] in
             await promoteStagedChunksOfEndedJobs()
+            await trimCaches()
         }
+        for store in objectStores.values { await store.client.shutdown() }
         try await guestPool.shutdownGracefully()
         try await pool.shutdownGracefully()
     }
@@ -69,16 +77,43 @@ actor Datastores: Service {
     /// The datastore in `path`, opened the first time it is asked for.
     func store(at path: String) async throws -> Datastore {
         if let store = opened[path] { return store }
-        let store = try await blocking { try Datastore.open(at: path) }
+        let store = try await backed(try await blocking { try Datastore.open(at: path) }, at: path)
         opened[path] = store
         return store
+    }
+
+    /// `store` with its bucket attached when the catalog records the datastore in `path` as an S3 datastore.
+    private func backed(_ store: Datastore, at path: String) async throws -> Datastore {
+        guard let settings = try await catalog.datastores().first(where: { $0.path.path == path })?.s3 else {
+            return store
+        }
+        if let objects = objectStores[path] { return store.backed(by: objects) }
+        let configuration = try await blocking { try Self.configuration(of: settings) }
+        let objects = S3ObjectStore(client: try S3Client(configuration: configuration))
+        objectStores[path] = objects
+        cacheLimits[path] = settings.cacheSize
+        return store.backed(by: objects)
+    }
+
+    /// The client configuration of an S3 datastore, with its keys read from the credentials file (mode 0600).
+    static func configuration(of settings: DatastoreS3Settings) throws(S3Error) -> S3Configuration {
+        guard let endpoint = URL(string: settings.endpoint) else {
+            throw S3Error(
+                .invalidConfiguration, "the S3 endpoint '\(settings.endpoint)' is not a URL; write it as https://host:port")
+        }
+        // A request may wait a minute at most, three times: a gateway that hangs fails the job as transient
+        // within minutes instead of holding it.
+        return try S3Configuration(
+            endpoint: endpoint, bucket: settings.bucket, region: settings.region, keyPrefix: settings.prefix,
+            credentials: try S3Credentials.load(file: settings.credentialsFile), caFile: settings.caFile,
+            requestTimeout: .seconds(60), maxAttempts: 3)
     }
 
     /// The datastore in `path` opened again, its marker read afresh: for the checks that must notice a folder
     /// unmounted, removed or replaced since it was first opened (the alert monitor, a task's claim).
     func reopen(at path: String) async throws -> Datastore {
         do {
-            let store = try await blocking { try Datastore.open(at: path) }
+            let store = try await backed(try await blocking { try Datastore.open(at: path) }, at: path)
             opened[path] = store
             return store
         } catch {
@@ -106,6 +141,49 @@ actor Datastores: Service {
         return store
     }
 
+    /// Makes a new S3 datastore: checks the bucket (reachable, trusted, the keys work, no datastore under the
+    /// prefix), makes the cache folder in `path`, then writes the marker to the bucket. A failure at any step leaves
+    /// nothing behind.
+    func createS3(at path: String, chunkSize: Int, settings: DatastoreS3Settings) async throws -> Datastore {
+        let configuration = try await blocking { try Self.configuration(of: settings) }
+        let client = try S3Client(configuration: configuration)
+        do {
+            try await S3Datastore.checkNew(client)
+            let local = try await blocking { try Datastore.create(at: path, chunkSize: chunkSize) }
+            do {
+                try await S3Datastore.writeMarker(of: local, to: client)
+            } catch {
+                _ = try? await blocking { try FileManager.default.removeItem(atPath: path) }
+                throw error
+            }
+            let objects = S3ObjectStore(client: client)
+            objectStores[path] = objects
+            cacheLimits[path] = settings.cacheSize
+            let store = local.backed(by: objects)
+            opened[path] = store
+            return store
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Evicts chunk contents from the caches of S3 datastores that hold more than their limit.
+    func trimCaches() async {
+        for (path, limit) in cacheLimits {
+            do {
+                let report = try await withStore(at: path) { try $0.trimCache(toBytes: limit) }
+                if report.chunksEvicted > 0 {
+                    logger.debug(
+                        "trimmed the cache of an S3 datastore",
+                        metadata: ["path": "\(path)", "chunks": "\(report.chunksEvicted)", "bytes": "\(report.bytesEvicted)"])
+                }
+            } catch {
+                logger.warning("cannot trim the cache of the S3 datastore at \(path): \(error)")
+            }
+        }
+    }
+
     // MARK: - Points
 
     /// Writes a recovery point: promotes what `job` staged, then writes the indexes and, last, the manifest, which
@@ -117,9 +195,14 @@ actor Datastores: Service {
         at path: String, job: JobID, manifest: RecoveryPointManifest, indexes: [String: FixedIndex]
     ) async throws -> RecoveryPointManifest {
         let name = job.description
+        _ = try await store(at: path)
+        let limit = cacheLimits[path]
         return try await withStore(at: path) { store in
             try store.promoteStagedChunks(of: name, checking: false)
-            return try store.writeRecoveryPoint(manifest: manifest, indexes: indexes)
+            let written = try store.writeRecoveryPoint(manifest: manifest, indexes: indexes)
+            // The point's chunks are in the bucket now: their cached contents may go. A failure here costs space only.
+            if let limit { _ = try? store.trimCache(toBytes: limit) }
+            return written
         }
     }
 

@@ -1,6 +1,7 @@
 import BulwarkCatalog
 import BulwarkCore
 import BulwarkStore
+import S3
 
 extension APIError {
     /// The API answer for an error from the catalog, the datastore or validation; nil for anything else.
@@ -29,8 +30,16 @@ extension APIError {
                 self = .notFound(error.message)
             case .noSpace:
                 self = APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: "datastore-full", message: error.message)
+            case .backendUnavailable:
+                // An agent retries a 503 and fails its task as transient: the bucket may be back in a minute.
+                self = APIError(.serviceUnavailable, code: "datastore-unavailable", message: error.message)
+            case .backendRefused:
+                self = APIError(.badGateway, code: "datastore-refused", message: error.message)
             default: return nil
             }
+        case let error as S3Error:
+            // Only the creation of a datastore talks to a bucket directly: what it refuses is a setting to fix.
+            self = APIError(.badRequest, code: "s3-\(error.code.rawValue)", message: error.message)
         default:
             return nil
         }

@@ -61,14 +61,22 @@ extension Datastore {
     public func readChunk(_ digest: ChunkDigest) throws(DatastoreError) -> [UInt8] {
         if digest == zeroDigest { return [UInt8](repeating: 0, count: chunkSize) }
         let path = chunkPath(digest)
-        guard let bytes = try FileSystem.read(path) else {
+        guard let bytes = try chunkFileBytes(digest) else {
             throw DatastoreError(
                 .chunkMissing,
                 "chunk \(digest) is missing from the datastore at \(root) (no \(path)); the recovery points that "
                     + "use it are damaged: run a verify, and the next sync of a VM that still has the data stores it again",
                 digest: digest)
         }
-        return try ChunkFile.decode(bytes, digest: digest, path: path, maximumLength: chunkSize)
+        do {
+            return try ChunkFile.decode(bytes, digest: digest, path: path, maximumLength: chunkSize)
+        } catch {
+            // A cached copy is written without a flush: after a power cut it may be damaged where the bucket's is not.
+            guard let objectStore, let status = FileSystem.status(path), status.size > 0 else { throw error }
+            let fetched = try fetchChunkFile(digest, from: objectStore, cache: false)
+            return try ChunkFile.decode(
+                fetched, digest: digest, path: "\(objectStore) object \(objectKey(path))", maximumLength: chunkSize)
+        }
     }
 
     /// The size of a chunk's file as stored, for a buffer to read it into (``readChunkFile(_:into:)``).
@@ -78,6 +86,10 @@ extension Datastore {
                 .chunkMissing, "chunk \(digest) is missing from the datastore at \(root) (no \(chunkPath(digest))); run a verify",
                 digest: digest)
         }
+        if status.size == 0, let objectStore {
+            // Evicted: fetched (and cached) now, so the read that follows finds it in the folder.
+            return try fetchChunkFile(digest, from: objectStore, cache: true).count
+        }
         return Int(status.size)
     }
 
@@ -86,10 +98,17 @@ extension Datastore {
     /// checks them itself (``decodeChunkFile(_:digest:chunkSize:)``). Only the header is checked here.
     public func readChunkFile(_ digest: ChunkDigest, into buffer: UnsafeMutableRawBufferPointer) throws(DatastoreError) {
         let path = chunkPath(digest)
-        guard let got = try FileSystem.read(path, into: buffer) else {
+        guard var got = try FileSystem.read(path, into: buffer) else {
             throw DatastoreError(
                 .chunkMissing, "chunk \(digest) is missing from the datastore at \(root) (no \(path)); run a verify",
                 digest: digest)
+        }
+        if got == 0, let objectStore {
+            // Evicted again since its size was asked for.
+            let bytes = try fetchChunkFile(digest, from: objectStore, cache: false)
+            got = min(bytes.count, buffer.count)
+            bytes.withUnsafeBytes { source in buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[..<got])) }
+            if bytes.count != buffer.count { got = -1 }
         }
         let header = UnsafeRawBufferPointer(rebasing: buffer[..<min(got, ChunkFile.headerSize)])
         guard got == buffer.count, ChunkFile.header(of: Array(header)) != nil else {

@@ -23,6 +23,7 @@ extension Datastore {
         let cutoff = min(now.addingTimeInterval(-seconds), writersSince ?? .distantFuture)
         return try withLock(exclusive: true) { () throws(DatastoreError) in
             var report = GarbageCollectionReport()
+            if let objectStore { try replayDeletionJournal(to: objectStore) }
             let marked = try mark(&report)
             try removeIncompletePoints(olderThan: cutoff, &report)
             try sweepChunks(keeping: marked, olderThan: cutoff, &report)
@@ -97,6 +98,9 @@ extension Datastore {
     private func sweepChunks(
         keeping marked: Set<ChunkDigest>, olderThan cutoff: Date, _ report: inout GarbageCollectionReport
     ) throws(DatastoreError) {
+        // With an object store, the doomed names are gathered first and journalled, then removed, then their
+        // objects deleted: a chunk's object never goes while its name is there for a sync to count on.
+        var doomed: [(digest: ChunkDigest, path: String)] = []
         for prefix in (try FileSystem.list(chunksPath) ?? []).sorted() {
             let folder = "\(chunksPath)/\(prefix)"
             guard FileSystem.isDirectory(folder) else { continue }
@@ -114,6 +118,8 @@ extension Datastore {
                     if status.modified >= cutoff {
                         report.chunksKept += 1
                         report.chunksKeptForGracePeriod += 1
+                    } else if objectStore != nil {
+                        doomed.append((digest, path))
                     } else if try FileSystem.remove(path) {
                         report.chunksRemoved += 1
                         report.bytesRemoved += status.size
@@ -135,5 +141,22 @@ extension Datastore {
             }
             if removed { try FileSystem.syncDirectory(folder) }
         }
+        guard let objectStore, !doomed.isEmpty else { return }
+        try journalDeletions(doomed.map(\.digest))
+        var gone: [ChunkDigest] = []
+        for chunk in doomed {
+            // Stat again right before unlinking, for the same reason as above.
+            guard let status = FileSystem.status(chunk.path) else { continue }
+            if status.modified >= cutoff {
+                report.chunksKept += 1
+                report.chunksKeptForGracePeriod += 1
+            } else if try FileSystem.remove(chunk.path) {
+                report.chunksRemoved += 1
+                report.bytesRemoved += status.size
+                gone.append(chunk.digest)
+            }
+        }
+        try deleteChunkObjects(gone, from: objectStore)
+        try FileSystem.remove("\(root)/\(Self.deletionJournalName)")
     }
 }

@@ -56,16 +56,26 @@ extension Datastore {
                     "recovery point \(point) exists already in the datastore at \(root); use a new point id")
             }
             try checkChunksPresent(files.map { ($0.target, $0.index) }, point: point)
-            let vmFolder = vmPath(point.vm)
-            if try FileSystem.makeDirectory(vmFolder) { try FileSystem.syncDirectory(root) }
-            // Leftovers of an earlier attempt with this id that died before its manifest.
-            try FileSystem.removeTree(folder)
-            try FileSystem.makeDirectory(folder)
-            try FileSystem.syncDirectory(vmFolder)
-            for file in files {
-                try FileSystem.writeAtomically(file.bytes, to: "\(folder)/\(file.target)\(Self.indexExtension)")
+            // With an object store, the point is complete there before the folder lists it.
+            let published = try objectStore.map { store throws(DatastoreError) in
+                try publishPoint(point, indexes: files, manifest: manifestBytes, to: store)
             }
-            try FileSystem.writeAtomically(manifestBytes, to: "\(folder)/\(Self.manifestName)")
+            do throws(DatastoreError) {
+                let vmFolder = vmPath(point.vm)
+                if try FileSystem.makeDirectory(vmFolder) { try FileSystem.syncDirectory(root) }
+                // Leftovers of an earlier attempt with this id that died before its manifest.
+                try FileSystem.removeTree(folder)
+                try FileSystem.makeDirectory(folder)
+                try FileSystem.syncDirectory(vmFolder)
+                for file in files {
+                    try FileSystem.writeAtomically(file.bytes, to: "\(folder)/\(file.target)\(Self.indexExtension)")
+                }
+                try FileSystem.writeAtomically(manifestBytes, to: "\(folder)/\(Self.manifestName)")
+            } catch {
+                // A point the folder does not list must not stay in the bucket, where a rebuilt server would find it.
+                if let objectStore, let published { try? objectStore.delete(keys: published) }
+                throw error
+            }
         }
         return manifest
     }
@@ -202,6 +212,15 @@ extension Datastore {
     public func deleteRecoveryPoint(_ point: RecoveryPointRef) throws(DatastoreError) {
         let folder = pointPath(point)
         let manifest = "\(folder)/\(Self.manifestName)"
+        if let objectStore {
+            guard FileSystem.exists(manifest) else {
+                throw DatastoreError(
+                    .pointNotFound,
+                    "there is no complete recovery point \(point) in the datastore at \(root); nothing was deleted")
+            }
+            // The bucket's copy goes first: while it fails, the point stays whole in both places.
+            try unpublishPoint(point, from: objectStore)
+        }
         // The manifest goes first and alone: from then on the point is incomplete, so a crash half-way through
         // leaves a folder that listings ignore and garbage collection removes, never a point with lost indexes.
         guard try FileSystem.remove(manifest) else {

@@ -36,7 +36,7 @@ extension Datastore {
         // Sorted digests read the chunk folders in order, which is kinder to the directory caches.
         for digest in digests.sorted() {
             do {
-                report.bytesChecked += UInt64(try readChunk(digest).count)
+                report.bytesChecked += UInt64(try readChunkForVerify(digest).count)
             } catch let error where [.chunkMissing, .chunkCorrupt, .digestMismatch].contains(error.code) {
                 bad[digest] = error
             }
@@ -60,7 +60,9 @@ extension Datastore {
         }
         for (digest, error) in bad.sorted(by: { $0.key < $1.key }) {
             var quarantined = false
-            if quarantine, error.code != .chunkMissing {
+            // With an object store, the folder may still name a chunk whose object is gone: that name must go too,
+            // or syncs would go on counting on it.
+            if quarantine, error.code != .chunkMissing || objectStore != nil {
                 quarantined = try quarantineChunk(digest)
             }
             report.badChunks.append(

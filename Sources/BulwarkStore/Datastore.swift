@@ -20,6 +20,9 @@ public struct Datastore: Sendable {
     public let configuration: DatastoreConfiguration
     /// The digest that stands for a chunk of zeros (see ``ChunkDigest/zero(chunkSize:)``).
     public let zeroDigest: ChunkDigest
+    /// Where the durable copy lives when the folder is only a cache of it (see ``backed(by:)``); nil for a datastore
+    /// that is its folder.
+    public private(set) var objectStore: (any ObjectStore)?
 
     static let markerName = ".bulwark-datastore"
     static let lockName = ".lock"
@@ -32,6 +35,18 @@ public struct Datastore: Sendable {
         self.root = root
         self.configuration = configuration
         zeroDigest = ChunkDigest.zero(chunkSize: configuration.chunkSize)
+        objectStore = nil
+    }
+
+    /// This datastore with `store` as its durable copy and its folder as the cache in front of it.
+    ///
+    /// The folder keeps every manifest and index and a name for every chunk, so listings, chunk queries and
+    /// garbage collection's mark never ask the bucket; chunk contents may be evicted (``trimCache(toBytes:)``)
+    /// and are fetched again when read. See `Datastore+ObjectStore.swift` for the order of writes.
+    public func backed(by store: any ObjectStore) -> Datastore {
+        var copy = self
+        copy.objectStore = store
+        return copy
     }
 
     /// Makes a new datastore at `path`, which must be a missing or empty folder that is not inside another

@@ -198,6 +198,27 @@ enum FileSystem {
         guard syncfs(descriptor) == 0 else { throw .system("flush the file system of", path, errno: errno) }
     }
 
+    /// Writes a new file (it must not exist) with `mode`, without flushing: for copies that can be fetched again.
+    static func writeNew(_ bytes: [UInt8], to path: String, mode: mode_t) throws(DatastoreError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .system("create", path, errno: errno) }
+        do throws(DatastoreError) {
+            try writeAll(bytes, to: descriptor, path: path)
+            guard fchmod(descriptor, mode) == 0 else { throw .system("set the mode of", path, errno: errno) }
+            guard close(descriptor) == 0 else { throw .system("close", path, errno: errno) }
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Swaps the files at `a` and `b` atomically; `false` when either is gone (nothing changed then).
+    static func exchange(_ a: String, _ b: String) throws(DatastoreError) -> Bool {
+        if bulwark_exchange(a, b) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw .system("swap with \(b):", a, errno: errno)
+    }
+
     /// Renames `source` to `target`, replacing it.
     static func move(_ source: String, to target: String) throws(DatastoreError) {
         guard rename(source, target) == 0 else { throw .system("rename into place", source, errno: errno) }

@@ -45,6 +45,11 @@ public struct DatastoreError: Error, CustomStringConvertible, Sendable {
         public static let io = Code("io")
         /// The datastore's file system is full (ENOSPC, EDQUOT).
         public static let noSpace = Code("no-space")
+        /// The datastore's object store (an S3 bucket) could not be reached or failed: worth trying again later.
+        public static let backendUnavailable = Code("backend-unavailable")
+        /// The datastore's object store refused the request (credentials, permissions, a missing bucket): an
+        /// administrator must fix its settings before it can work again.
+        public static let backendRefused = Code("backend-refused")
 
         public var description: String { rawValue }
     }

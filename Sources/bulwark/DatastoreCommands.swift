@@ -12,25 +12,83 @@ struct DatastoreCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a datastore in an empty or missing folder on the server.",
+            abstract: "Create a datastore: a folder on the server, or a bucket of S3-compatible object storage.",
             discussion: """
-                NAME: 2–50 characters, a letter first, then letters, digits and hyphens. The folder must be empty \
-                or missing, writable by bulwarkd, and not inside another datastore. The chunk size is fixed for \
-                the datastore's life: a power of two from 64K to 16M (default 4M).
+                NAME: 2–50 characters, a letter first, then letters, digits and hyphens. The chunk size is fixed \
+                for the datastore's life: a power of two from 64K to 16M (default 4M).
+
+                Local: --path DIR, an empty or missing folder, writable by bulwarkd, not inside another datastore.
+
+                S3 (Ceph RGW, MinIO, AWS S3, ...): --s3 https://HOST:PORT --bucket B --credentials-file FILE. The \
+                bucket must exist and hold no datastore under --prefix. FILE is a file on the server, of mode 0600, \
+                with the lines `access_key = ...` and `secret_key = ...`: keys never go on a command line or into \
+                the catalog. --ca names the PEM file of the CA that signed the gateway's certificate (default: the \
+                system's CAs). The server keeps every index and a name for every chunk in a local cache folder \
+                (--cache, default under its data directory) and, with --cache-size, evicts chunk contents beyond \
+                that size; nothing is written to the bucket that refers to what is not there yet.
+
+                Examples:
+                  bulwark datastore create main --path /srv/bulwark/main
+                  bulwark datastore create offsite --s3 https://rgw.example:7480 --bucket backups \\
+                      --prefix site-a --credentials-file /etc/bulwark/s3.keys --ca /etc/bulwark/rgw-ca.pem --cache-size 50G
                 """)
 
         @Argument(help: "The datastore's name.") var name: String
-        @Option(name: .long, help: "Absolute path of the folder on the server.") var path: String
+        @Option(name: .long, help: "Absolute path of the folder on the server (local datastores).") var path: String?
         @Option(name: .long, help: "Chunk size, e.g. 1M, 4M, 16M.") var chunkSize: String?
+        @Option(name: .customLong("s3"), help: "The S3 endpoint, http(s)://HOST[:PORT] (path-style addressing).")
+        var endpoint: String?
+        @Option(name: .long, help: "The bucket (S3).") var bucket: String?
+        @Option(name: .long, help: "The region signatures are made for (S3, default us-east-1).") var region: String?
+        @Option(name: .long, help: "A key prefix, so that datastores can share a bucket (S3).") var prefix: String?
+        @Option(name: .long, help: "A file on the server, mode 0600, with access_key and secret_key (S3).")
+        var credentialsFile: String?
+        @Option(name: .customLong("ca"), help: "PEM file on the server of the CA of the gateway's certificate (S3).")
+        var caFile: String?
+        @Option(name: .customLong("cache"), help: "Folder on the server for the local cache (S3).") var cache: String?
+        @Option(name: .long, help: "Chunk data the local cache keeps, e.g. 20G (S3, default: all).") var cacheSize: String?
         @Flag(name: .long, help: "Print JSON.") var json = false
         @OptionGroup var server: ServerOptions
 
+        func validate() throws {
+            if let endpoint {
+                guard bucket != nil, credentialsFile != nil else {
+                    throw ValidationError(
+                        "--s3 \(endpoint) needs --bucket NAME and --credentials-file FILE (a file on the server, mode 0600)")
+                }
+                guard path == nil else {
+                    throw ValidationError("--path is for local datastores; an S3 datastore's cache folder is --cache DIR")
+                }
+            } else {
+                let s3Only = [
+                    ("--bucket", bucket), ("--region", region), ("--prefix", prefix),
+                    ("--credentials-file", credentialsFile), ("--ca", caFile), ("--cache", cache), ("--cache-size", cacheSize),
+                ].filter { $0.1 != nil }.map(\.0)
+                guard s3Only.isEmpty else {
+                    throw ValidationError("\(s3Only.joined(separator: ", ")) need --s3 URL (a datastore on S3)")
+                }
+                guard path != nil else {
+                    throw ValidationError("give --path DIR for a local datastore, or --s3 URL --bucket B --credentials-file FILE")
+                }
+            }
+        }
+
         func run() async throws {
-            let request = DatastoreCreateRequest(name: name, path: path, chunkSize: chunkSize)
+            let s3 = endpoint.map {
+                DatastoreCreateRequest.S3(
+                    endpoint: $0, bucket: bucket ?? "", region: region, prefix: prefix,
+                    credentialsFile: credentialsFile ?? "", caFile: caFile, cacheSize: cacheSize)
+            }
+            let request = DatastoreCreateRequest(name: name, path: path ?? cache, chunkSize: chunkSize, s3: s3)
             let view: DatastoreView = try await server.withClient { client throws(ClientError) in
                 try await client.post("/v1/datastores", request)
             }
-            if json { try printJSON(view) } else { print("created datastore \(view.name) at \(view.path)") }
+            if json { return try printJSON(view) }
+            if let s3 = view.s3 {
+                print("created datastore \(view.name) in bucket \(s3.bucket) at \(s3.endpoint), cache at \(view.path)")
+            } else {
+                print("created datastore \(view.name) at \(view.path)")
+            }
         }
     }
 
@@ -46,8 +104,13 @@ struct DatastoreCommand: AsyncParsableCommand {
             if json { return try printJSON(views) }
             if views.isEmpty { return print("no datastores; create one with: bulwark datastore create NAME --path DIR") }
             printTable(
-                ["NAME", "PATH", "CHUNK", "GROUPS"],
-                views.map { [$0.name, $0.path, formatBytes(UInt64($0.chunkSize)), $0.groups.joined(separator: ",")] })
+                ["NAME", "BACKEND", "WHERE", "CHUNK", "GROUPS"],
+                views.map {
+                    [
+                        $0.name, $0.backend, $0.s3.map { "\($0.endpoint)/\($0.bucket)/\($0.prefix)" } ?? $0.path,
+                        formatBytes(UInt64($0.chunkSize)), $0.groups.joined(separator: ","),
+                    ]
+                })
         }
     }
 
@@ -63,14 +126,27 @@ struct DatastoreCommand: AsyncParsableCommand {
             }
             if json { return try printJSON(view) }
             print("name          \(view.name)")
-            print("path          \(view.path)")
+            print("backend       \(view.backend)")
+            if let s3 = view.s3 {
+                print("endpoint      \(s3.endpoint)")
+                print("bucket        \(s3.bucket)\(s3.prefix.isEmpty ? "" : " (prefix \(s3.prefix))"), region \(s3.region)")
+                let reachable = s3.reachable.map { $0 ? "yes" : "no" } ?? "unknown"
+                print("reachable     \(reachable)")
+                if let objects = s3.objects, let bytes = s3.bytes {
+                    print("objects       \(objects), \(formatBytes(bytes))")
+                }
+                print("cache         \(view.path)\(s3.cacheSize.map { " (at most \(formatBytes($0)) of chunk data)" } ?? "")")
+            } else {
+                print("path          \(view.path)")
+            }
             print("chunk size    \(formatBytes(UInt64(view.chunkSize)))")
             print("created       \(view.createdAt.formatted(.iso8601))")
             print("groups        \(view.groups.isEmpty ? "-" : view.groups.joined(separator: ", "))")
             if let usage = view.usage {
                 print("points        \(usage.recoveryPoints)")
                 print("logical       \(formatBytes(usage.logicalBytes))")
-                print("stored        \(formatBytes(usage.storedBytes)) in \(usage.chunks) chunks")
+                let stored = view.s3 == nil ? "stored      " : "cached      "
+                print("\(stored)  \(formatBytes(usage.storedBytes)) in \(usage.chunks) chunks")
                 print("dedup         \(String(format: "%.2f", usage.dedupRatio))x")
                 print("compression   \(String(format: "%.2f", usage.compressionRatio))x")
                 if let free = usage.freeBytes { print("free          \(formatBytes(free))") }

@@ -5,6 +5,8 @@ import BulwarkStore
 import Crypto
 import Foundation
 import Libvirt
+import S3
+import S3Datastore
 import TestSupport
 import Testing
 
@@ -24,6 +26,8 @@ final class Testbed: @unchecked Sendable {
 
     /// bulwarkd's scheduler and retry options, kept for restarts.
     private let scheduler: [String]
+    /// The bucket behind datastore `main` when it is an S3 datastore (see ``start(chunkSize:policy:datastoreLimit:schedulerInterval:retries:s3CacheSize:)``).
+    private(set) var bucket: S3Client?
 
     private init(directory: TemporaryDirectory, server: ChildProcess, client: BulwarkAPIClient, scheduler: [String]) {
         self.directory = directory
@@ -42,7 +46,7 @@ final class Testbed: @unchecked Sendable {
     /// seconds) asks for one, and without retries of failed syncs unless `retries` asks for them.
     static func start(
         chunkSize: String = "1M", policy: ProtectionPolicy.Options = .init(), datastoreLimit: String? = nil,
-        schedulerInterval: Int? = nil, retries: (count: Int, delay: String)? = nil
+        schedulerInterval: Int? = nil, retries: (count: Int, delay: String)? = nil, s3CacheSize: String? = nil
     ) async throws -> Testbed {
         var policy = policy
         // Tests start each sync themselves, unless they are about the initial replica.
@@ -67,8 +71,12 @@ final class Testbed: @unchecked Sendable {
                 productPath("bulwark-agent"),
                 ["enroll", "--server", url, "--token", token.token, "--name", testbed.host, "--state-dir", testbed.agentState])
             try testbed.startAgent()
-            let _: DatastoreView = try await client.post(
-                "/v1/datastores", DatastoreCreateRequest(name: "main", path: testbed.datastorePath, chunkSize: chunkSize))
+            if let s3CacheSize {
+                try await testbed.makeS3Datastore(chunkSize: chunkSize, cacheSize: s3CacheSize)
+            } else {
+                let _: DatastoreView = try await client.post(
+                    "/v1/datastores", DatastoreCreateRequest(name: "main", path: testbed.datastorePath, chunkSize: chunkSize))
+            }
             let _: GroupView = try await client.post(
                 "/v1/groups", GroupCreateRequest(name: "gold", datastore: "main", policy: policy))
         } catch {
@@ -94,6 +102,57 @@ final class Testbed: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.1)
         }
         return server
+    }
+
+    /// Datastore `main` in a new bucket of the S3 testbed (the real Ceph RADOS Gateway), its cache in
+    /// ``datastorePath``, its keys in a file of mode 0600 as an administrator would write them.
+    private func makeS3Datastore(chunkSize: String, cacheSize: String) async throws {
+        let testbed = try await S3Testbed.shared.start()
+        let configuration = try S3Configuration(
+            endpoint: testbed.tlsEndpoint, bucket: "bw-it-\(UUID().uuidString.prefix(12).lowercased())",
+            keyPrefix: "main/", credentials: S3Credentials(accessKey: testbed.accessKey, secretKey: testbed.secretKey),
+            caFile: testbed.caFile)
+        let bucket = try S3Client(configuration: configuration)
+        self.bucket = bucket
+        try await bucket.createBucket()
+        let keys = directory.file("s3.keys")
+        _ = FileManager.default.createFile(
+            atPath: keys, contents: Data("access_key = \(testbed.accessKey)\nsecret_key = \(testbed.secretKey)\n".utf8),
+            attributes: [.posixPermissions: 0o600])
+        let _: DatastoreView = try await client.post(
+            "/v1/datastores",
+            DatastoreCreateRequest(
+                name: "main", path: datastorePath, chunkSize: chunkSize,
+                s3: .init(
+                    endpoint: testbed.tlsEndpoint.absoluteString, bucket: configuration.bucket, prefix: "main",
+                    credentialsFile: keys, caFile: testbed.caFile, cacheSize: cacheSize)))
+    }
+
+    /// The keys of the objects in the bucket behind datastore `main`.
+    func bucketKeys() async throws -> [String] {
+        guard let bucket else { throw TestFailure("datastore main is not on S3") }
+        return try await bucket.list().map(\.key)
+    }
+
+    /// SHA-256 of disk `target` of `point` as the S3 datastore restores it, its chunk contents read from the bucket
+    /// where the cache evicted them; on a thread of its own, as the object store blocks while it waits.
+    func restoredDigestFromBucket(vm: UUID, point: String, disk target: String) async throws -> String {
+        guard let bucket else { throw TestFailure("datastore main is not on S3") }
+        let path = datastorePath
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result {
+                        let store = try Datastore.open(at: path).backed(by: S3ObjectStore(client: bucket))
+                        guard let id = RecoveryPointID(point) else { throw TestFailure("point id \(point) does not parse") }
+                        var hash = SHA256()
+                        try store.readDisk(RecoveryPointRef(vm: vm, point: id), disk: target) { _, bytes in
+                            hash.update(data: bytes)
+                        }
+                        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+                    })
+            }.start()
+        }
     }
 
     /// SIGKILL for bulwarkd, then a new one on the same data directory and port (the agent knows the address).
@@ -123,7 +182,10 @@ final class Testbed: @unchecked Sendable {
         agent?.signal(SIGTERM)
         agent?.kill()
         server.kill()
-        Task { [client] in await client.shutdown() }
+        Task { [client, bucket] in
+            await client.shutdown()
+            await bucket?.shutdown()
+        }
         _ = try? ChildProcess.run("umount", [datastorePath])
         directory.cleanUp()
     }

@@ -6,7 +6,7 @@ import Testing
 /// The client against a real Ceph RADOS Gateway (`scripts/s3-testbed`), never a mock.
 ///
 /// Serialized: one test stops the gateway, which the others would take for a failure of their own.
-@Suite(.serialized) struct S3GatewayTests {
+@Suite(.serialized, .s3Gateway) struct S3GatewayTests {
     /// A client of a new bucket on the testbed (created unless `create` is false), with any changes `adjust` makes.
     static func client(
         create: Bool = true, tls: Bool = false, _ adjust: (inout S3Configuration) -> Void = { _ in }

@@ -9,6 +9,8 @@ struct DatastoreRecord: CatalogRecord {
     var path: String
     var chunkSize: Int
     var createdAt: Date
+    /// ``DatastoreS3Settings`` as JSON; nil for a datastore that is its folder.
+    var s3: String?
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

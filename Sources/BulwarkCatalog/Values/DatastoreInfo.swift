@@ -11,11 +11,14 @@ public struct DatastoreInfo: Hashable, Sendable, Codable {
     /// Protection groups that keep their points here, by name.
     public var groups: [ResourceName]
     public var recoveryPointCount: Int
+    /// Where the durable copy lives when the folder is only its cache; nil for a datastore that is its folder.
+    public var s3: DatastoreS3Settings?
 
     public init(
         name: ResourceName, path: AbsolutePath, chunkSize: ChunkSize, createdAt: Date, groups: [ResourceName] = [],
-        recoveryPointCount: Int = 0
+        recoveryPointCount: Int = 0, s3: DatastoreS3Settings? = nil
     ) {
+        self.s3 = s3
         self.name = name
         self.path = path
         self.chunkSize = chunkSize
