@@ -247,6 +247,32 @@ import Testing
         #expect(try await Self.blocking { try Self.restore(earlier, from: store) } == first)
     }
 
+    @Test func aHangingGatewayFailsTheCommitWithATimeoutNotAStuckWrite() async throws {
+        let fixture = try await Self.fixture(requestTimeout: .seconds(2))
+        defer { Task { await fixture.close() } }
+        let store = fixture.store
+        let image = Self.randomBytes(2 * Self.chunkSize)
+        try await S3Testbed.shared.freezeGateway()
+        let failure: DatastoreError?
+        do {
+            failure = try await Self.blocking { () -> DatastoreError? in
+                do {
+                    _ = try Self.storePoint(image, in: store)
+                    return nil
+                } catch let error as DatastoreError {
+                    return error
+                }
+            }
+        } catch {
+            try? await S3Testbed.shared.thawGateway()
+            throw error
+        }
+        try await S3Testbed.shared.thawGateway()
+        #expect(failure?.code == .backendUnavailable)
+        #expect((failure?.cause as? S3Error)?.code == .timeout, "\(String(describing: failure))")
+        #expect(try store.listRecoveryPoints().isEmpty)
+    }
+
     @Test func aBucketWithADatastoreIsRefusedForANewOne() async throws {
         let fixture = try await Self.fixture()
         defer { Task { await fixture.close() } }
