@@ -25,7 +25,8 @@ struct DatastoreCommand: AsyncParsableCommand {
                 the catalog. --ca names the PEM file of the CA that signed the gateway's certificate (default: the \
                 system's CAs). The server keeps every index and a name for every chunk in a local cache folder \
                 (--cache, default under its data directory) and, with --cache-size, evicts chunk contents beyond \
-                that size; nothing is written to the bucket that refers to what is not there yet.
+                that size; nothing is written to the bucket that refers to what is not there yet. (Here --ca is \
+                the gateway's CA; the Bulwark server's own CA is --server-ca.)
 
                 Examples:
                   bulwark datastore create main --path /srv/bulwark/main
@@ -48,7 +49,7 @@ struct DatastoreCommand: AsyncParsableCommand {
         @Option(name: .customLong("cache"), help: "Folder on the server for the local cache (S3).") var cache: String?
         @Option(name: .long, help: "Chunk data the local cache keeps, e.g. 20G (S3, default: all).") var cacheSize: String?
         @Flag(name: .long, help: "Print JSON.") var json = false
-        @OptionGroup var server: ServerOptions
+        @OptionGroup var server: ServerOptionsWithServerCA
 
         func validate() throws {
             if let endpoint {

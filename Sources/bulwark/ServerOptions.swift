@@ -15,6 +15,13 @@ struct ServerOptions: ParsableArguments {
 
     /// Runs `body` with a connected client, turning client errors into a message on stderr and an exit code.
     func withClient<T>(_ body: (BulwarkAPIClient) async throws(ClientError) -> T) async throws -> T {
+        try await Self.withClient(server: server, token: token, ca: ca, body)
+    }
+
+    /// ``withClient(_:)`` with the options given.
+    static func withClient<T>(
+        server: String?, token: String?, ca: String?, _ body: (BulwarkAPIClient) async throws(ClientError) -> T
+    ) async throws -> T {
         let client: BulwarkAPIClient
         do {
             client = try BulwarkAPIClient(configuration: try ClientConfiguration.resolve(server: server, token: token, ca: ca))
@@ -42,5 +49,23 @@ struct ServerOptions: ParsableArguments {
         case .configuration: 78
         default: 1
         }
+    }
+}
+
+/// The server options of `datastore create`, whose `--ca` is the S3 gateway's CA: the server's CA is `--server-ca`.
+struct ServerOptionsWithServerCA: ParsableArguments {
+    @Option(name: .long, help: "Server URL, e.g. https://backup1:9443 (default: BULWARK_SERVER, then the local server).")
+    var server: String?
+
+    @Option(name: .long, help: "Admin token (default: BULWARK_TOKEN, then the local server's admin.token).")
+    var token: String?
+
+    @Option(
+        name: .customLong("server-ca"),
+        help: "CA certificate of the Bulwark server (default: BULWARK_CA, then the local server's ca.pem).")
+    var serverCA: String?
+
+    func withClient<T>(_ body: (BulwarkAPIClient) async throws(ClientError) -> T) async throws -> T {
+        try await ServerOptions.withClient(server: server, token: token, ca: serverCA, body)
     }
 }
