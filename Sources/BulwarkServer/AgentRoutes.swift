@@ -153,7 +153,10 @@ struct AgentRoutes {
             } catch let error as DatastoreError where [.digestMismatch, .chunkCorrupt].contains(error.code) {
                 throw APIError(.badRequest, code: error.code.rawValue, message: error.message)
             }
-            if result.isNew { await uploads.add(result.storedBytes, for: task.job.id) }
+            if result.isNew {
+                await uploads.add(result.storedBytes, for: task.job.id)
+                await datastores.uploadInBackground(file, digest: digest, job: task.job.id, at: path)
+            }
             // The same answer whether the datastore had the chunk or not: an agent learns nothing about other VMs'
             // data from an upload either.
             return Response(status: .created)

@@ -39,6 +39,11 @@ actor Datastores: Service {
     private var objectStores: [String: S3ObjectStore] = [:]
     /// How much chunk data each S3 datastore's cache may hold, by folder; absent: all of it.
     private var cacheLimits: [String: UInt64] = [:]
+    /// Chunks sent to a bucket while their syncs run, at most `backgroundUploads` at once per datastore.
+    private var uploading: [String: Int] = [:]
+    static let backgroundUploads = 8
+    /// Threads for those uploads, which wait on the gateway: apart, so they never hold datastore I/O up.
+    private let uploadPool = NIOThreadPool(numberOfThreads: 4)
 
     init(catalog: Catalog, threads: Int = Datastores.defaultThreads, logger: Logger) {
         self.catalog = catalog
@@ -48,6 +53,7 @@ actor Datastores: Service {
         // Started at once: bulwarkd recovers staged chunks before the service group runs.
         pool.start()
         guestPool.start()
+        uploadPool.start()
     }
 
     /// Sweeps staged chunks of jobs that ended unannounced until bulwarkd stops, then ends the thread pool once the
@@ -57,6 +63,7 @@ actor Datastores: Service {
             await promoteStagedChunksOfEndedJobs()
             await trimCaches()
         }
+        try await uploadPool.shutdownGracefully()
         for store in objectStores.values { await store.client.shutdown() }
         try await guestPool.shutdownGracefully()
         try await pool.shutdownGracefully()
@@ -167,6 +174,26 @@ actor Datastores: Service {
             throw error
         }
     }
+
+    /// Sends a chunk a sync just staged on an S3 datastore to its bucket while the sync goes on, so that its commit
+    /// has little left to upload. Never makes the sync wait: a chunk beyond the datastore's `backgroundUploads` in
+    /// flight, or one whose upload fails, is uploaded by the commit as before.
+    func uploadInBackground(_ file: [UInt8], digest: ChunkDigest, job: JobID, at path: String) {
+        guard let store = opened[path], store.objectStore != nil, uploading[path, default: 0] < Self.backgroundUploads
+        else { return }
+        uploading[path, default: 0] += 1
+        let name = job.description
+        Task { [uploadPool, logger] in
+            do {
+                try await uploadPool.runIfActive { try store.uploadStagedChunk(file, digest: digest, job: name) }
+            } catch {
+                logger.debug("chunk \(digest) of job \(name) waits for its commit to upload it: \(error)")
+            }
+            self.uploadEnded(at: path)
+        }
+    }
+
+    private func uploadEnded(at path: String) { uploading[path, default: 1] -= 1 }
 
     /// Evicts chunk contents from the caches of S3 datastores that hold more than their limit.
     func trimCaches() async {

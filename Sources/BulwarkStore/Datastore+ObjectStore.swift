@@ -37,6 +37,35 @@ extension Datastore {
         for file in files { chmod(file.path, Self.uploadedMode) }
     }
 
+    /// Uploads a chunk file a sync just staged for `job` while the sync goes on, and marks the staged file uploaded,
+    /// so that the commit has little left to send. A chunk promoted or dropped meanwhile is left to the commit.
+    ///
+    /// Holds the lock shared: garbage collection, which deletes objects and then makes the staged copies of what it
+    /// deleted writable again (`sweepChunks`), never runs between this upload and its mark.
+    public func uploadStagedChunk(_ file: [UInt8], digest: ChunkDigest, job: String) throws(DatastoreError) {
+        guard let objectStore else { return }
+        try Self.checkStagingName(job)
+        try withLock(exclusive: false) { () throws(DatastoreError) in
+            let staged = "\(stagingFolder(job))/\(digest)"
+            guard FileSystem.exists(staged) else { return }
+            _ = try objectStore.put(key: objectKey(chunkPath(digest)), bytes: file, ifAbsent: false)
+            // Promoted since the check: the chunk's file stays writable and the commit uploads it again.
+            chmod(staged, Self.uploadedMode)
+        }
+    }
+
+    /// Makes staged copies of `digests` writable again after their objects were deleted, so their commits upload
+    /// them. Called under the exclusive lock.
+    func unmarkStagedCopies(of digests: [ChunkDigest]) throws(DatastoreError) {
+        guard !digests.isEmpty else { return }
+        let deleted = Set(digests.map(\.description))
+        for job in try FileSystem.list(stagingPath) ?? [] {
+            for name in try FileSystem.list(stagingFolder(job)) ?? [] where deleted.contains(name) {
+                chmod("\(stagingFolder(job))/\(name)", 0o600)
+            }
+        }
+    }
+
     /// A chunk file's stored bytes: the folder's copy, or the object store's when the folder's was evicted (it is
     /// then cached again). Nil when the folder has no such chunk.
     func chunkFileBytes(_ digest: ChunkDigest) throws(DatastoreError) -> [UInt8]? {
@@ -176,6 +205,7 @@ extension Datastore {
     func deleteChunkObjects(_ digests: [ChunkDigest], from store: any ObjectStore) throws(DatastoreError) {
         guard !digests.isEmpty else { return }
         try store.delete(keys: digests.map { objectKey(chunkPath($0)) })
+        try unmarkStagedCopies(of: digests)
         try FileSystem.remove("\(root)/\(Self.deletionJournalName)")
     }
 

@@ -273,6 +273,43 @@ import Testing
         #expect(try store.listRecoveryPoints().isEmpty)
     }
 
+    /// A sync's chunk goes to the bucket as soon as it is staged; a sweep cut short that had journalled the same
+    /// digest (its old name removed, its object not yet deleted) deletes the object on its replay, and must then
+    /// make the staged copy writable again, or the commit would skip it and name a chunk the bucket lacks.
+    @Test func aChunkUploadedWhileStagedSurvivesTheReplayOfAnInterruptedSweep() async throws {
+        let fixture = try await Self.fixture()
+        defer { Task { await fixture.close() } }
+        let store = fixture.store
+        let bytes = Self.randomBytes(Self.chunkSize)
+        let digest = ChunkDigest.of(bytes)
+        let file = ChunkFile.encoding(bytes).bytes
+        let staged = "\(store.root)/.staging/job1/\(digest)"
+        try await Self.blocking {
+            try store.stageEncodedChunk(file, digest: digest, job: "job1")
+            try store.uploadStagedChunk(file, digest: digest, job: "job1")
+        }
+        #expect(try await fixture.keys().contains(fixture.chunkKey(digest)))
+        #expect(Self.mode(staged) == 0o400)
+
+        try Data("\(digest)".utf8).write(to: URL(fileURLWithPath: "\(store.root)/.gc-deleting"))
+        _ = try await Self.blocking { try store.collectGarbage(gracePeriod: .seconds(3600)) }
+        #expect(try await fixture.keys().contains(fixture.chunkKey(digest)) == false)
+        #expect(Self.mode(staged) == 0o600)
+
+        let point = try await Self.blocking { () throws -> RecoveryPointRef in
+            try store.promoteStagedChunks(of: "job1", checking: false)
+            var index = try FixedIndex(chunkSize: store.chunkSize, logicalSize: UInt64(bytes.count))
+            index[0] = digest
+            let manifest = RecoveryPointManifest(
+                pointID: .generate(), vmUUID: UUID(), vmName: "web1", createdAt: Date(), domainXML: "<domain/>",
+                consistency: .crashConsistent, syncKind: .full, checkpointName: nil, labels: [:])
+            try store.writeRecoveryPoint(manifest: manifest, indexes: ["vda": index])
+            return RecoveryPointRef(vm: manifest.vmUUID, point: manifest.pointID)
+        }
+        #expect(try await fixture.keys().contains(fixture.chunkKey(digest)))
+        #expect(try await Self.blocking { try store.verify(points: [point]) }.badChunks.isEmpty)
+    }
+
     @Test func aBucketWithADatastoreIsRefusedForANewOne() async throws {
         let fixture = try await Self.fixture()
         defer { Task { await fixture.close() } }
