@@ -41,9 +41,9 @@ actor Datastores: Service {
     private var cacheLimits: [String: UInt64] = [:]
     /// Chunks sent to a bucket while their syncs run, at most `backgroundUploads` at once per datastore.
     private var uploading: [String: Int] = [:]
-    static let backgroundUploads = 8
+    static let backgroundUploads = 16
     /// Threads for those uploads, which wait on the gateway: apart, so they never hold datastore I/O up.
-    private let uploadPool = NIOThreadPool(numberOfThreads: 4)
+    private let uploadPool = NIOThreadPool(numberOfThreads: 8)
 
     init(catalog: Catalog, threads: Int = Datastores.defaultThreads, logger: Logger) {
         self.catalog = catalog

@@ -10,7 +10,8 @@ extension IntegrationSuite {
     /// Backups of a real guest into a datastore on the real Ceph RADOS Gateway, over HTTPS with the testbed's CA.
     @Suite struct S3DatastoreIntegrationTests {
         /// A full and an incremental backup land in the bucket, the cache stays within its size, and the incremental
-        /// point comes back as a new VM bit-exact, its chunks read from the bucket; verify and GC work on the bucket.
+        /// point comes back as a new VM bit-exact, its chunks read from the bucket; browsing and a file's recovery
+        /// read it too; verify and GC work on the bucket.
         /// Then the gateway stops while a backup commits: no point appears while it is down, and the job completes
         /// once it is back, reusing what was uploaded.
         @Test func backupsRestoresAndAGatewayOutage() async throws {
@@ -59,6 +60,20 @@ extension IntegrationSuite {
                     #expect(digest == expected, "disk \(disk) of the new VM does not match the point")
                 }
                 try? await guest.hypervisor.run { try $0.domain(named: copy).undefine() }
+
+                // Browsing and item-level recovery read the point through the server's export of it, from the bucket.
+                let vm = "\(testbed.host)/\(name)"
+                let top: BrowseView = try await testbed.client.get("/v1/browse?vm=\(vm)&point=\(point)&path=/vdb1")
+                #expect(Set(top.entries.map(\.name)).isSuperset(of: ["hello.txt", "dir"]), "\(top.entries.map(\.name))")
+                let items = guest.directory.file("items")
+                try FileManager.default.createDirectory(atPath: items, withIntermediateDirectories: true)
+                let copied: JobView = try await testbed.client.post(
+                    "/v1/recover", RecoveryRequest(vm: vm, point: point, items: ["/vdb1/hello.txt"], toFolder: items))
+                let copiedDone = try await testbed.wait(copied.id)
+                #expect(copiedDone.state == .succeeded, "\(copiedDone.error ?? "")")
+                let sums = try String(contentsOfFile: try RecoveryTests.dataSums(), encoding: .utf8)
+                let hello = try #require(sums.split(separator: "\n").first { $0.hasSuffix(" hello.txt") })
+                #expect(try ChildProcess.run("sha256sum", ["\(items)/hello.txt"]).hasPrefix(String(hello.prefix(64))))
 
                 let verified: [MaintenanceReport] = try await testbed.client.post("/v1/verify", [String: String]())
                 #expect(verified.first?.ok == true, "\(verified)")
