@@ -117,6 +117,8 @@ public struct DatastoreView: Codable, Sendable, Hashable {
     /// Usage read from the datastore; nil in listings, and when the datastore cannot be read (then `problem` says why).
     public var usage: Usage?
     public var s3: S3?
+    /// When the newest copy of the catalog in the datastore was taken (show only).
+    public var catalogCopy: Date?
     public var problem: String?
 
     public init(

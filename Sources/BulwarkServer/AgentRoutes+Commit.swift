@@ -33,10 +33,12 @@ extension AgentRoutes {
         let pointID = RecoveryPointID.generate()
         var labels = ["job": id.description, "host": host, "kind": task.job.kind.rawValue]
         if let group = task.group { labels["group"] = group.rawValue }
+        let now = Date()
         let manifest = RecoveryPointManifest(
-            pointID: pointID, vmUUID: task.vmUUID, vmName: task.vmName, createdAt: Date(), domainXML: commit.domainXML,
+            pointID: pointID, vmUUID: task.vmUUID, vmName: task.vmName, createdAt: now, domainXML: commit.domainXML,
             consistency: commit.consistency == .applicationConsistent ? .appConsistent : .crashConsistent,
-            syncKind: Self.manifestKind(commit.syncKind), checkpointName: commit.checkpoint?.name, labels: labels)
+            syncKind: Self.manifestKind(commit.syncKind), checkpointName: commit.checkpoint?.name, labels: labels,
+            retainUntil: Self.retention(from: now, task: task))
         let path = task.datastorePath.path
         let reference = RecoveryPointRef(vm: task.vmUUID, point: pointID)
         let written: RecoveryPointManifest
@@ -51,13 +53,12 @@ extension AgentRoutes {
         }
 
         let logical = indexes.values.reduce(Int64(0)) { $0 + Int64(clamping: $1.logicalSize) }
-        let retained = written.createdAt.addingTimeInterval(TimeInterval(task.retentionDays) * 86_400)
         let point = NewRecoveryPoint(
             id: pointID, vmUUID: task.vmUUID, group: task.group, datastore: task.datastore,
             createdAt: written.createdAt, syncKind: commit.syncKind, consistency: commit.consistency,
             logicalBytes: logical, storedBytes: await uploads.storedBytes(for: id),
             transferredBytes: commit.transferredBytes,
-            retainUntil: max(retained, task.parameters.retainUntil ?? retained), checkpointName: commit.checkpoint?.name)
+            retainUntil: Self.retention(from: written.createdAt, task: task), checkpointName: commit.checkpoint?.name)
         let checkpoint = commit.checkpoint.map {
             // The calling host made it, whatever the body says: the certificate is what names the host.
             NewCheckpoint(vmUUID: task.vmUUID, name: $0.name, host: host, xml: $0.xml, createdAt: written.createdAt)
@@ -87,6 +88,13 @@ extension AgentRoutes {
             "committed recovery point",
             metadata: ["point": "\(pointID)", "kind": "\(commit.syncKind)", "stored": "\(point.storedBytes)"])
         return AgentCommitResult(pointID: pointID.description)
+    }
+
+    /// Until when a point the task commits at `time` is kept: the group's retention, or the admin's `--retain-until`
+    /// when that is later.
+    static func retention(from time: Date, task: TaskInfo) -> Date {
+        let retained = time.addingTimeInterval(TimeInterval(task.retentionDays) * 86_400)
+        return max(retained, task.parameters.retainUntil ?? retained)
     }
 
     /// Raises an informational alert when a sync had to run as a consistency check, and resolves it once an

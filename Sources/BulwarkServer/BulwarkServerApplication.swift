@@ -126,8 +126,15 @@ public enum BulwarkServerApplication {
                 await onRunning(url)
             },
             logger: logger)
+        // Independent of the scheduler: a server that only runs what admins ask still leaves its datastores able to
+        // describe themselves to a server rebuilt without its data directory.
+        var copyLogger = logger
+        copyLogger[metadataKey: "service"] = "catalog-copies"
+        let copies: [any Service] = configuration.catalogCopyInterval.map {
+            [CatalogCopies(catalog: catalog, datastores: datastores, interval: $0, scratch: directory.file("tmp"), logger: copyLogger)]
+        } ?? []
         // First in the list, so the service group stops it last: every other part calls it until it stops.
-        guard let interval = configuration.schedulerInterval else { return [datastores, application] }
+        guard let interval = configuration.schedulerInterval else { return [datastores, application] + copies }
         var schedulerLogger = logger
         schedulerLogger[metadataKey: "service"] = "scheduler"
         var alertLogger = logger
@@ -147,7 +154,7 @@ public enum BulwarkServerApplication {
             Maintenance(
                 catalog: catalog, datastores: datastores, interval: .seconds(3600), logger: retentionLogger),
             AlertMonitor(catalog: catalog, datastores: datastores, interval: interval, webhook: configuration.alertWebhook, logger: alertLogger),
-        ] + (verification.isEnabled ? [verification] : [])
+        ] + (verification.isEnabled ? [verification] : []) + copies
     }
 
     /// TLS for every caller: admins and enrolling agents present no certificate; enrolled agents present one the CA

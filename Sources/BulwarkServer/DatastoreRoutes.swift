@@ -105,6 +105,7 @@ struct DatastoreRoutes {
         }
         do {
             let path = info.path.path
+            view.catalogCopy = try await datastores.withStore(at: path) { try $0.catalogCopies().last?.takenAt }
             view.usage = try await datastores.withStore(at: path, fresh: true) { store in
                 let statistics = try store.statistics()
                 var fs = statvfs()

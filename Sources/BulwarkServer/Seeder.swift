@@ -164,13 +164,14 @@ struct Seeder: Sendable {
                     id: id, level: .info,
                     message: "disk \(image.target): \(image.format) image \(image.path), \(plan.actions.count) chunks, \(plan.readCount) read")
             }
+            let now = Date()
             let manifest = RecoveryPointManifest(
-                pointID: RecoveryPointID.generate(), vmUUID: seed.vm.uuid, vmName: seed.vm.name, createdAt: Date(),
+                pointID: RecoveryPointID.generate(), vmUUID: seed.vm.uuid, vmName: seed.vm.name, createdAt: now,
                 domainXML: "", consistency: .crashConsistent, syncKind: .seed,
                 labels: [
                     "job": job, "group": seed.group.rawValue,
                     "seeded-from": images.map { "\($0.target)=\($0.path)" }.joined(separator: ","),
-                ])
+                ], retainUntil: now.addingTimeInterval(TimeInterval(seed.retentionDays) * 86_400))
             let written = try await datastores.commitPoint(at: path, job: id, manifest: manifest, indexes: indexes)
             let point = NewRecoveryPoint(
                 id: manifest.pointID, vmUUID: seed.vm.uuid, group: seed.group, datastore: seed.datastore,

@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// How guest file systems are read for browsing and item-level copies; nil: the installed helper, with the
     /// default limits.
     public var guestReader: GuestReaderSandbox?
+    /// How often a copy of the catalog is written into every datastore (see `CatalogCopies`); nil: never.
+    public var catalogCopyInterval: Duration? = .seconds(3600)
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 9443, schedulerInterval: Duration? = nil,

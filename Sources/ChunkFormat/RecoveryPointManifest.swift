@@ -68,12 +68,16 @@ public struct RecoveryPointManifest: Codable, Hashable, Sendable {
     public var checkpointName: String?
     /// Free-form labels (protection group, who asked for the point, ...).
     public var labels: [String: String]
+    /// Until when retention keeps the point, as its commit set it: with the labels (`host`, `group`, `kind`), what a
+    /// server rebuilt from the datastore alone needs. Absent in points written before it was recorded.
+    public var retainUntil: Date?
 
     public init(
         pointID: RecoveryPointID, vmUUID: UUID, vmName: String, createdAt: Date, domainXML: String,
         disks: [Disk] = [], consistency: Consistency, syncKind: SyncKind, checkpointName: String? = nil,
-        labels: [String: String] = [:]
+        labels: [String: String] = [:], retainUntil: Date? = nil
     ) {
+        self.retainUntil = retainUntil
         formatVersion = Self.currentFormatVersion
         self.pointID = pointID
         self.vmUUID = vmUUID

@@ -152,6 +152,7 @@ struct DatastoreCommand: AsyncParsableCommand {
                 print("compression   \(String(format: "%.2f", usage.compressionRatio))x")
                 if let free = usage.freeBytes { print("free          \(formatBytes(free))") }
             }
+            print("catalog copy  \(view.catalogCopy.map { $0.formatted(.iso8601) } ?? "none yet")")
             if let problem = view.problem { print("problem       \(problem)") }
         }
     }

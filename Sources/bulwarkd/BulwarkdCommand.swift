@@ -55,6 +55,15 @@ struct BulwarkdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Verify each recovery point again once its last verify (or its commit) is this old, e.g. 7d; by default points are verified only by `bulwark verify` (and --verify-new).")
     var reverifyAfter: String?
 
+    @Option(name: .long, help: "How often a consistent copy of the catalog is written into every datastore (its .catalog folder, or the bucket), e.g. 1h or 15m; 'off' turns it off. A server rebuilt after losing its data directory reads it from there.")
+    var catalogCopyInterval = "1h"
+
+    func catalogCopies() throws -> Duration? {
+        if catalogCopyInterval == "off" { return nil }
+        let span = try TimeSpan(parsing: catalogCopyInterval, field: "--catalog-copy-interval")
+        return .seconds(span.seconds)
+    }
+
     func validate() throws {
         do {
             _ = try ServerConfiguration.parseListen(listen)
@@ -80,6 +89,7 @@ struct BulwarkdCommand: AsyncParsableCommand {
         do {
             _ = try retryPolicy()
             _ = try reverifyAfter.map { try TimeSpan(parsing: $0, field: "--reverify-after") }
+            _ = try catalogCopies()
         } catch {
             throw ValidationError("\(error)")
         }
@@ -97,12 +107,13 @@ struct BulwarkdCommand: AsyncParsableCommand {
         var logger = Logger(label: "bulwarkd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let (host, port) = try ServerConfiguration.parseListen(listen)
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             dataDirectory: dataDir, host: host, port: port,
             schedulerInterval: noScheduler ? nil : .seconds(schedulerInterval),
             alertWebhook: try alertWebhook.map(ServerConfiguration.parseWebhook), maximumJobsPerHost: maxJobsPerHost,
             maximumJobsPerDatastore: maxJobsPerDatastore, retry: try retryPolicy(), verifyNew: verifyNew,
             reverifyAfter: try reverifyAfter.map { try TimeSpan(parsing: $0, field: "--reverify-after") })
+        configuration.catalogCopyInterval = try catalogCopies()
         let services: [any Service]
         do {
             services = try await BulwarkServerApplication.make(configuration: configuration, logger: logger)

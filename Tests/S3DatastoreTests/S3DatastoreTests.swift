@@ -310,6 +310,21 @@ import Testing
         #expect(try await Self.blocking { try store.verify(points: [point]) }.badChunks.isEmpty)
     }
 
+    @Test func catalogCopiesGoToTheBucketAndOldOnesLeaveIt() async throws {
+        let fixture = try await Self.fixture()
+        defer { Task { await fixture.close() } }
+        let store = fixture.store
+        let source = fixture.folder.file("snapshot.sqlite")
+        try Data("SQLite format 3\0 pretend".utf8).write(to: URL(fileURLWithPath: source))
+        let start = Date()
+        try await Self.blocking {
+            for minute in 0..<4 { try store.storeCatalogCopy(from: source, takenAt: start.addingTimeInterval(Double(minute) * 60)) }
+        }
+        let copies = try await fixture.keys().filter { $0.hasPrefix(".catalog/") }.sorted()
+        #expect(copies == (try store.catalogCopies()).map { ".catalog/\($0.name)" })
+        #expect(copies.count == Datastore.catalogCopiesKept)
+    }
+
     @Test func aBucketWithADatastoreIsRefusedForANewOne() async throws {
         let fixture = try await Self.fixture()
         defer { Task { await fixture.close() } }

@@ -1,0 +1,47 @@
+import BulwarkCatalog
+import BulwarkCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Writes a consistent copy of the catalog into every datastore, regularly, so that a server rebuilt after losing
+/// its data directory can learn from the datastore what it holds (groups, VMs, points, retention).
+///
+/// Each pass takes one snapshot with SQLite's online backup API (the server goes on writing meanwhile) and stores it
+/// in each datastore (``Datastore/storeCatalogCopy(from:takenAt:)``: the bucket of an S3 datastore too), which
+/// keeps the newest three. A datastore that cannot take it is logged and tried again on the next pass.
+struct CatalogCopies: Service {
+    let catalog: Catalog
+    let datastores: Datastores
+    let interval: Duration
+    /// Where the snapshot is written before it goes into the datastores.
+    let scratch: String
+    let logger: Logger
+
+    func run() async throws {
+        try await runPeriodically(every: interval, logger: logger, what: "catalog copy") { _ = try await pass() }
+    }
+
+    /// Copies the catalog into every datastore now; returns the names of those that took it.
+    func pass(now: Date = Date()) async throws -> [ResourceName] {
+        let targets = try await catalog.datastores()
+        guard !targets.isEmpty else { return [] }
+        let file = "\(scratch)/catalog-copy-\(UUID().uuidString.prefix(8)).sqlite"
+        try await datastores.blocking { [catalog] in
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            try catalog.writeCopy(to: file)
+        }
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var stored: [ResourceName] = []
+        for datastore in targets {
+            do {
+                try await datastores.withStore(at: datastore.path.path) { try $0.storeCatalogCopy(from: file, takenAt: now) }
+                stored.append(datastore.name)
+            } catch {
+                logger.warning(
+                    "the catalog copy did not reach datastore \(datastore.name) at \(datastore.path); the next pass tries again: \(error)")
+            }
+        }
+        return stored
+    }
+}
