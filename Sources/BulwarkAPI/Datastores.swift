@@ -136,3 +136,20 @@ public struct DatastoreView: Codable, Sendable, Hashable {
         self.problem = problem
     }
 }
+
+/// `POST /v1/datastores/attach`: what a datastore another server wrote brought into the catalog.
+public struct DatastoreAttachResult: Codable, Sendable, Hashable {
+    public var datastore: DatastoreView
+    /// VMs its points belong to (those the catalog did not know were added without a host).
+    public var vms: Int
+    public var points: Int
+    /// Points left out, each with the reason (a manifest that does not read).
+    public var damaged: [String]
+
+    public init(datastore: DatastoreView, vms: Int, points: Int, damaged: [String]) {
+        self.datastore = datastore
+        self.vms = vms
+        self.points = points
+        self.damaged = damaged
+    }
+}

@@ -18,6 +18,11 @@ struct DatastoreRoutes {
             let view = try await create(body)
             return EditedResponse(status: .created, response: view)
         }
+        group.post("datastores/attach") { request, context in
+            let body = try await request.decode(as: DatastoreCreateRequest.self, context: context)
+            let result = try await attach(body)
+            return EditedResponse(status: .created, response: result)
+        }
         group.get("datastores") { _, _ in
             try await catalog.datastores().map { Self.view($0) }
         }
@@ -60,6 +65,87 @@ struct DatastoreRoutes {
             throw error
         }
         return try await show(info)
+    }
+
+    /// Brings a datastore another server wrote (its data directory lost) into the catalog: the VMs and points its
+    /// manifests describe. Nothing in the datastore is changed but, for S3, the cache folder made from the bucket.
+    func attach(_ body: DatastoreCreateRequest) async throws -> DatastoreAttachResult {
+        let name = try ResourceName(body.name, field: "datastore name")
+        guard body.chunkSize == nil else {
+            throw APIError.invalid("an attached datastore keeps its own chunk size; leave out --chunk-size")
+        }
+        let s3 = try body.s3.map { try Self.settings($0, chunkSize: .default) }
+        let folder = body.path ?? s3.map { _ in "\(cacheRoot)/\(name.rawValue.lowercased())" }
+        guard let folder else {
+            throw APIError.invalid(
+                "say where datastore \(name) is: --path DIR for a local datastore, or --s3 URL --bucket B "
+                    + "--credentials-file FILE for one on S3")
+        }
+        let path = try AbsolutePath(parsing: folder, field: s3 == nil ? "--path" : "--cache")
+        if try await catalog.datastores().contains(where: { $0.name == name || $0.path == path }) {
+            throw APIError.conflict("a datastore named \(name) or at \(path) is in the catalog already; nothing to attach")
+        }
+        let store: Datastore
+        do {
+            store = try await datastores.attach(at: path.path, settings: s3)
+        } catch let error as DatastoreError where [.notADatastore, .unsupportedFormat].contains(error.code) {
+            // A folder or bucket that holds no datastore is the caller's to fix.
+            throw APIError.invalid(error.message)
+        }
+        do {
+            let now = Date()
+            let found = try await datastores.blocking { try Self.describe(store, as: name, now: now) }
+            let info = try await catalog.attachDatastore(
+                name: name, path: path, chunkSize: try ChunkSize(bytes: store.chunkSize), s3: s3, vms: found.vms,
+                points: found.points, now: now)
+            return DatastoreAttachResult(
+                datastore: try await show(info), vms: found.vms.count, points: found.points.count, damaged: found.damaged)
+        } catch {
+            await datastores.forget(at: path.path)
+            throw error
+        }
+    }
+
+    /// How long retention keeps an attached point whose manifest does not say (written before manifests did).
+    static let attachedRetention: TimeInterval = 30 * 86_400
+
+    /// The VMs and points a datastore's manifests describe, and the points whose manifests do not read.
+    static func describe(
+        _ store: Datastore, as datastore: ResourceName, now: Date
+    ) throws -> (vms: [(uuid: UUID, name: String)], points: [NewRecoveryPoint], damaged: [String]) {
+        var names: [UUID: (name: String, at: Date)] = [:]
+        var points: [NewRecoveryPoint] = []
+        var damaged: [String] = []
+        for reference in try store.listRecoveryPoints() {
+            do {
+                let manifest = try store.readManifest(reference)
+                if (names[manifest.vmUUID]?.at ?? .distantPast) <= manifest.createdAt {
+                    names[manifest.vmUUID] = (manifest.vmName, manifest.createdAt)
+                }
+                points.append(
+                    NewRecoveryPoint(
+                        id: manifest.pointID, vmUUID: manifest.vmUUID, group: nil, datastore: datastore,
+                        createdAt: manifest.createdAt, syncKind: Self.syncKind(manifest.syncKind),
+                        consistency: manifest.consistency == .appConsistent ? .applicationConsistent : .crashConsistent,
+                        logicalBytes: Int64(clamping: manifest.disks.reduce(UInt64(0)) { $0 + $1.logicalSize }),
+                        storedBytes: 0, transferredBytes: 0,
+                        retainUntil: manifest.retainUntil ?? now.addingTimeInterval(Self.attachedRetention)))
+            } catch {
+                damaged.append("\(reference): \(error.message)")
+            }
+        }
+        let vms = names.map { (uuid: $0.key, name: $0.value.name) }.sorted { $0.uuid.uuidString < $1.uuid.uuidString }
+        return (vms, points, damaged)
+    }
+
+    static func syncKind(_ kind: RecoveryPointManifest.SyncKind) -> SyncKind {
+        switch kind {
+        case .full: .full
+        case .incremental: .incremental
+        case .consistencyCheck: .consistencyCheck
+        case .expressFull: .expressFull
+        case .seed: .seed
+        }
     }
 
     /// The catalog's S3 settings from a request, checked as far as can be without the network.

@@ -195,6 +195,42 @@ actor Datastores: Service {
 
     private func uploadEnded(at path: String) { uploading[path, default: 1] -= 1 }
 
+    /// Opens a datastore another server wrote, to attach it: a local folder as it is; for S3, the bucket checked,
+    /// then its cache folder opened, or made from the bucket when it is missing or empty.
+    func attach(at path: String, settings: DatastoreS3Settings?) async throws -> Datastore {
+        guard let settings else {
+            let store = try await blocking { try Datastore.open(at: path) }
+            opened[path] = store
+            return store
+        }
+        let configuration = try await blocking { try Self.configuration(of: settings) }
+        let client = try S3Client(configuration: configuration)
+        do {
+            try await client.checkBucket()
+            let objects = S3ObjectStore(client: client)
+            let store = try await blocking {
+                if FileManager.default.fileExists(atPath: "\(path)/.bulwark-datastore") {
+                    return try Datastore.open(at: path).backed(by: objects)
+                }
+                return try Datastore.rebuildCache(at: path, from: objects)
+            }
+            objectStores[path] = objects
+            cacheLimits[path] = settings.cacheSize
+            opened[path] = store
+            return store
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Forgets a datastore opened for an attach the catalog then refused.
+    func forget(at path: String) async {
+        opened[path] = nil
+        cacheLimits[path] = nil
+        if let objects = objectStores.removeValue(forKey: path) { await objects.client.shutdown() }
+    }
+
     /// Evicts chunk contents from the caches of S3 datastores that hold more than their limit.
     func trimCaches() async {
         for (path, limit) in cacheLimits {

@@ -5,6 +5,7 @@ public import Hummingbird
 extension APIErrorBody: ResponseEncodable {}
 extension ServerStatus: ResponseEncodable {}
 extension DatastoreView: ResponseEncodable {}
+extension DatastoreAttachResult: ResponseEncodable {}
 extension GroupView: ResponseEncodable {}
 extension VMView: ResponseEncodable {}
 extension RecoveryPointView: ResponseEncodable {}

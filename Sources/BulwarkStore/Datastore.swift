@@ -210,7 +210,7 @@ public struct Datastore: Sendable {
     }
 
     /// Creates `path` and any missing parents; failures mean the path is not writable.
-    private static func makeDirectories(_ path: String) throws(DatastoreError) {
+    static func makeDirectories(_ path: String) throws(DatastoreError) {
         var missing: [String] = []
         var folder = path
         while !FileSystem.exists(folder), folder != "/" {

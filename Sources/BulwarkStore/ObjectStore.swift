@@ -15,6 +15,8 @@ public protocol ObjectStore: Sendable, CustomStringConvertible {
     func get(key: String) throws(DatastoreError) -> [UInt8]?
     /// Deletes objects; a key that is gone already is no error.
     func delete(keys: [String]) throws(DatastoreError)
+    /// The keys under `prefix`, in key order.
+    func list(prefix: String) throws(DatastoreError) -> [String]
     /// How many objects there are under `prefix` and how many bytes they hold.
     func usage(prefix: String) throws(DatastoreError) -> (objects: Int, bytes: UInt64)
 }

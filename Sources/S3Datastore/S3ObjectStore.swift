@@ -96,6 +96,11 @@ public final class S3ObjectStore: ObjectStore {
         }
     }
 
+    public func list(prefix: String) throws(DatastoreError) -> [String] {
+        let client = client
+        return try wait("list the objects") { () async throws(S3Error) in try await client.list(prefix: prefix) }.map(\.key)
+    }
+
     public func usage(prefix: String) throws(DatastoreError) -> (objects: Int, bytes: UInt64) {
         let client = client
         let objects = try wait("list the objects") { () async throws(S3Error) in try await client.list(prefix: prefix) }

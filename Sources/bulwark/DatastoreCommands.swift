@@ -8,7 +8,7 @@ struct DatastoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "datastore",
         abstract: "Create and inspect datastores, the deduplicating stores that hold recovery points.",
-        subcommands: [Create.self, List.self, Show.self])
+        subcommands: [Create.self, Attach.self, List.self, Show.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -35,52 +35,13 @@ struct DatastoreCommand: AsyncParsableCommand {
                 """)
 
         @Argument(help: "The datastore's name.") var name: String
-        @Option(name: .long, help: "Absolute path of the folder on the server (local datastores).") var path: String?
+        @OptionGroup var location: DatastoreLocationOptions
         @Option(name: .long, help: "Chunk size, e.g. 1M, 4M, 16M.") var chunkSize: String?
-        @Option(name: .customLong("s3"), help: "The S3 endpoint, http(s)://HOST[:PORT] (path-style addressing).")
-        var endpoint: String?
-        @Option(name: .long, help: "The bucket (S3).") var bucket: String?
-        @Option(name: .long, help: "The region signatures are made for (S3, default us-east-1).") var region: String?
-        @Option(name: .long, help: "A key prefix, so that datastores can share a bucket (S3).") var prefix: String?
-        @Option(name: .long, help: "A file on the server, mode 0600, with access_key and secret_key (S3).")
-        var credentialsFile: String?
-        @Option(name: .customLong("ca"), help: "PEM file on the server of the CA of the gateway's certificate (S3).")
-        var caFile: String?
-        @Option(name: .customLong("cache"), help: "Folder on the server for the local cache (S3).") var cache: String?
-        @Option(name: .long, help: "Chunk data the local cache keeps, e.g. 20G (S3, default: all).") var cacheSize: String?
         @Flag(name: .long, help: "Print JSON.") var json = false
         @OptionGroup var server: ServerOptionsWithServerCA
 
-        func validate() throws {
-            if let endpoint {
-                guard bucket != nil, credentialsFile != nil else {
-                    throw ValidationError(
-                        "--s3 \(endpoint) needs --bucket NAME and --credentials-file FILE (a file on the server, mode 0600)")
-                }
-                guard path == nil else {
-                    throw ValidationError("--path is for local datastores; an S3 datastore's cache folder is --cache DIR")
-                }
-            } else {
-                let s3Only = [
-                    ("--bucket", bucket), ("--region", region), ("--prefix", prefix),
-                    ("--credentials-file", credentialsFile), ("--ca", caFile), ("--cache", cache), ("--cache-size", cacheSize),
-                ].filter { $0.1 != nil }.map(\.0)
-                guard s3Only.isEmpty else {
-                    throw ValidationError("\(s3Only.joined(separator: ", ")) need --s3 URL (a datastore on S3)")
-                }
-                guard path != nil else {
-                    throw ValidationError("give --path DIR for a local datastore, or --s3 URL --bucket B --credentials-file FILE")
-                }
-            }
-        }
-
         func run() async throws {
-            let s3 = endpoint.map {
-                DatastoreCreateRequest.S3(
-                    endpoint: $0, bucket: bucket ?? "", region: region, prefix: prefix,
-                    credentialsFile: credentialsFile ?? "", caFile: caFile, cacheSize: cacheSize)
-            }
-            let request = DatastoreCreateRequest(name: name, path: path ?? cache, chunkSize: chunkSize, s3: s3)
+            let request = location.request(name: name, chunkSize: chunkSize)
             let view: DatastoreView = try await server.withClient { client throws(ClientError) in
                 try await client.post("/v1/datastores", request)
             }
@@ -90,6 +51,40 @@ struct DatastoreCommand: AsyncParsableCommand {
             } else {
                 print("created datastore \(view.name) at \(view.path)")
             }
+        }
+    }
+
+    struct Attach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bring a datastore another server wrote into this server's catalog (disaster recovery).",
+            discussion: """
+                For a server rebuilt after losing its data directory: the datastore's points, read from their \
+                manifests, are listed again and every recovery works from them. VMs the catalog does not know are \
+                added without a host; the agent that reports them next takes them. Points keep the retention their \
+                manifests record (30 days from now when they record none); they belong to no group until the VMs \
+                are protected again, and the next sync of a VM is a full one. Give the datastore's folder (--path) \
+                or its bucket (the S3 options of `datastore create`; a missing or empty --cache folder is made from \
+                the bucket). Damaged manifests are listed and left out.
+
+                Examples:
+                  bulwark datastore attach main --path /srv/bulwark/main
+                  bulwark datastore attach offsite --s3 https://rgw.example:7480 --bucket backups --prefix site-a \\
+                      --credentials-file /etc/bulwark/s3.keys --ca /etc/bulwark/rgw-ca.pem
+                """)
+
+        @Argument(help: "The name the datastore gets in this server's catalog.") var name: String
+        @OptionGroup var location: DatastoreLocationOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+        @OptionGroup var server: ServerOptionsWithServerCA
+
+        func run() async throws {
+            let request = location.request(name: name, chunkSize: nil)
+            let result: DatastoreAttachResult = try await server.withClient { client throws(ClientError) in
+                try await client.post("/v1/datastores/attach", request)
+            }
+            if json { return try printJSON(result) }
+            print("attached datastore \(result.datastore.name) at \(result.datastore.path): \(result.points) points of \(result.vms) VMs")
+            for problem in result.damaged { print("left out (damaged): \(problem)") }
         }
     }
 
@@ -155,5 +150,53 @@ struct DatastoreCommand: AsyncParsableCommand {
             print("catalog copy  \(view.catalogCopy.map { $0.formatted(.iso8601) } ?? "none yet")")
             if let problem = view.problem { print("problem       \(problem)") }
         }
+    }
+}
+
+/// Where a datastore is: a folder on the server, or a bucket of S3-compatible object storage.
+struct DatastoreLocationOptions: ParsableArguments {
+    @Option(name: .long, help: "Absolute path of the folder on the server (local datastores).") var path: String?
+    @Option(name: .customLong("s3"), help: "The S3 endpoint, http(s)://HOST[:PORT] (path-style addressing).")
+    var endpoint: String?
+    @Option(name: .long, help: "The bucket (S3).") var bucket: String?
+    @Option(name: .long, help: "The region signatures are made for (S3, default us-east-1).") var region: String?
+    @Option(name: .long, help: "A key prefix, so that datastores can share a bucket (S3).") var prefix: String?
+    @Option(name: .long, help: "A file on the server, mode 0600, with access_key and secret_key (S3).")
+    var credentialsFile: String?
+    @Option(name: .customLong("ca"), help: "PEM file on the server of the CA of the gateway's certificate (S3).")
+    var caFile: String?
+    @Option(name: .customLong("cache"), help: "Folder on the server for the local cache (S3).") var cache: String?
+    @Option(name: .long, help: "Chunk data the local cache keeps, e.g. 20G (S3, default: all).") var cacheSize: String?
+
+    func validate() throws {
+        if let endpoint {
+            guard bucket != nil, credentialsFile != nil else {
+                throw ValidationError(
+                    "--s3 \(endpoint) needs --bucket NAME and --credentials-file FILE (a file on the server, mode 0600)")
+            }
+            guard path == nil else {
+                throw ValidationError("--path is for local datastores; an S3 datastore's cache folder is --cache DIR")
+            }
+        } else {
+            let s3Only = [
+                ("--bucket", bucket), ("--region", region), ("--prefix", prefix),
+                ("--credentials-file", credentialsFile), ("--ca", caFile), ("--cache", cache), ("--cache-size", cacheSize),
+            ].filter { $0.1 != nil }.map(\.0)
+            guard s3Only.isEmpty else {
+                throw ValidationError("\(s3Only.joined(separator: ", ")) need --s3 URL (a datastore on S3)")
+            }
+            guard path != nil else {
+                throw ValidationError("give --path DIR for a local datastore, or --s3 URL --bucket B --credentials-file FILE")
+            }
+        }
+    }
+
+    func request(name: String, chunkSize: String?) -> DatastoreCreateRequest {
+        let s3 = endpoint.map {
+            DatastoreCreateRequest.S3(
+                endpoint: $0, bucket: bucket ?? "", region: region, prefix: prefix, credentialsFile: credentialsFile ?? "",
+                caFile: caFile, cacheSize: cacheSize)
+        }
+        return DatastoreCreateRequest(name: name, path: path ?? cache, chunkSize: chunkSize, s3: s3)
     }
 }

@@ -15,7 +15,7 @@ import Testing
 /// can kill one with SIGKILL.
 final class Testbed: @unchecked Sendable {
     let directory: TemporaryDirectory
-    let client: BulwarkAPIClient
+    private(set) var client: BulwarkAPIClient
     let host = "testhost"
     private(set) var server: ChildProcess
     private(set) var agent: ChildProcess?
@@ -153,6 +153,27 @@ final class Testbed: @unchecked Sendable {
                     })
             }.start()
         }
+    }
+
+    /// The server's disaster: bulwarkd killed and its data directory (catalog, CA, tokens) deleted, then a new
+    /// bulwarkd on an empty one, and the agent enrolled with it anew. The datastores stay.
+    func replaceServer() async throws {
+        server.kill()
+        try FileManager.default.removeItem(atPath: directory.file("server"))
+        server = try Self.startServer(directory, scheduler: scheduler)
+        let old = client
+        client = try BulwarkAPIClient(
+            configuration: try ClientConfiguration.resolve(
+                server: nil, token: nil, ca: nil, environment: ["BULWARK_DATA_DIR": directory.file("server")]))
+        await old.shutdown()
+        killAgent()
+        let token: EnrollmentTokenView = try await client.post("/v1/agents/tokens", EnrollmentTokenRequest(host: host))
+        let url = try String(contentsOfFile: directory.file("server/address"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try ChildProcess.run(
+            productPath("bulwark-agent"),
+            ["enroll", "--server", url, "--token", token.token, "--name", host, "--state-dir", agentState, "--force"])
+        try startAgent()
     }
 
     /// SIGKILL for bulwarkd, then a new one on the same data directory and port (the agent knows the address).

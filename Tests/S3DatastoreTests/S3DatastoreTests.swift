@@ -325,6 +325,34 @@ import Testing
         #expect(copies.count == Datastore.catalogCopiesKept)
     }
 
+    /// A server that lost its data directory makes the cache of an S3 datastore from the bucket alone, and
+    /// restores from it; keys the datastore did not write are not taken.
+    @Test func aCacheRebuiltFromTheBucketRestoresEveryPoint() async throws {
+        let fixture = try await Self.fixture()
+        defer { Task { await fixture.close() } }
+        let store = fixture.store
+        let image = Self.randomBytes(3 * Self.chunkSize + 17)
+        let point = try await Self.blocking { try Self.storePoint(image, in: store) }
+        try await fixture.client.put(key: "junk/file", body: [1])
+        try await fixture.client.put(key: ".chunks/zz/not-a-digest", body: [1])
+        try await fixture.client.put(key: "\(point.vm.uuidString.lowercased())/\(point.point)/evil.sh", body: [1])
+
+        let rebuilt = fixture.folder.file("rebuilt")
+        let objects = try #require(store.objectStore)
+        let copy = try await Self.blocking { try Datastore.rebuildCache(at: rebuilt, from: objects) }
+        #expect(copy.configuration == store.configuration)
+        #expect(try copy.listRecoveryPoints() == [point])
+        #expect(try await Self.blocking { try Self.restore(point, from: copy) } == image)
+        #expect(!FileManager.default.fileExists(atPath: "\(rebuilt)/junk"))
+        #expect(!FileManager.default.fileExists(atPath: "\(rebuilt)/.chunks/zz"))
+        #expect(!FileManager.default.fileExists(atPath: "\(rebuilt)/\(point.vm.uuidString.lowercased())/\(point.point)/evil.sh"))
+        // Not into a folder that holds something.
+        let taken = await #expect(throws: DatastoreError.self) {
+            try await Self.blocking { _ = try Datastore.rebuildCache(at: rebuilt, from: objects) }
+        }
+        #expect(taken?.code == .notEmpty)
+    }
+
     @Test func aBucketWithADatastoreIsRefusedForANewOne() async throws {
         let fixture = try await Self.fixture()
         defer { Task { await fixture.close() } }
