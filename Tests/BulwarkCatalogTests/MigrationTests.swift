@@ -98,7 +98,7 @@ import TestSupport
     @Test func bundledMigrationsAreNumberedWithoutGaps() throws {
         let migrations = try SchemaMigration.bundled()
         #expect(migrations.map(\.version) == Array(1...migrations.count))
-        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql", "0004-schedule.sql", "0005-retries-verification.sql", "0006-trust-boundaries.sql"])
+        #expect(migrations.map(\.name) == ["0001-initial.sql", "0002-agent-tasks.sql", "0003-task-start.sql", "0004-schedule.sql", "0005-retries-verification.sql", "0006-trust-boundaries.sql", "0007-s3-datastores.sql"])
     }
 
     @Test func versions2And3AddTheAgentTaskColumnsToJobs() async throws {
@@ -109,6 +109,43 @@ import TestSupport
                            "recovery_point_id", "heartbeat_at", "acknowledged", "start_at", "attempt", "retry_of"] {
                 #expect(columns.contains(column), "job lacks \(column)")
             }
+        }
+    }
+
+    /// Version 7: a datastore made before S3 datastores existed stays a local one; S3 settings must be JSON, and
+    /// the catalog refuses a second datastore on the same bucket keys.
+    @Test func version7KeepsOldDatastoresLocalAndRecordsS3Settings() async throws {
+        let directory = try TemporaryDirectory("bulwark-catalog")
+        defer { directory.cleanUp() }
+        let file = directory.file("catalog.sqlite")
+        let bundled = try SchemaMigration.bundled()
+        do {
+            let old = try Catalog(path: file, migrations: Array(bundled.prefix(6)))
+            try await old.pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO datastore (name, path, chunk_size, created_at) VALUES ('main', '/srv/main', 4194304, ?)",
+                    arguments: [t0])
+            }
+        }
+        let catalog = try Catalog(path: file, migrations: bundled)
+        #expect(try await catalog.datastore(named: ResourceName("main")).s3 == nil)
+        await #expect(throws: DatabaseError.self) {
+            try await catalog.pool.write { db in
+                try db.execute(sql: "UPDATE datastore SET s3 = 'not json' WHERE name = 'main'")
+            }
+        }
+        let settings = DatastoreS3Settings(
+            endpoint: "https://rgw:7480", bucket: "backups", region: "us-east-1", prefix: "site-a/",
+            credentialsFile: "/etc/bulwark/s3.keys", caFile: nil, cacheSize: 1 << 30)
+        let offsite = try await catalog.addDatastore(
+            name: ResourceName("offsite"), path: AbsolutePath(parsing: "/srv/cache/offsite"), s3: settings)
+        #expect(offsite.s3 == settings)
+        #expect(try await catalog.datastore(named: ResourceName("offsite")).s3 == settings)
+        var nested = settings
+        nested.prefix = "site-a/inner/"
+        await expectCatalogError(.conflict, "must not share keys") {
+            try await catalog.addDatastore(
+                name: ResourceName("again"), path: AbsolutePath(parsing: "/srv/cache/again"), s3: nested)
         }
     }
 
