@@ -41,12 +41,15 @@ public struct DatastoreCreateRequest: Codable, Sendable, Hashable {
     public var chunkSize: String?
     /// Set for a datastore whose durable copy is an S3 bucket.
     public var s3: S3?
+    /// Attach only: for restores only, while another server still writes to the datastore.
+    public var readOnly: Bool?
 
-    public init(name: String, path: String?, chunkSize: String? = nil, s3: S3? = nil) {
+    public init(name: String, path: String?, chunkSize: String? = nil, s3: S3? = nil, readOnly: Bool? = nil) {
         self.name = name
         self.path = path
         self.chunkSize = chunkSize
         self.s3 = s3
+        self.readOnly = readOnly
     }
 }
 
@@ -110,6 +113,8 @@ public struct DatastoreView: Codable, Sendable, Hashable {
     public var name: String
     /// `local` (the folder is the datastore) or `s3` (the folder is the cache of a bucket).
     public var backend: String
+    /// Attached for restores only: no group, retention, GC or quarantine touches it.
+    public var readOnly: Bool
     public var path: String
     public var chunkSize: Int
     public var createdAt: Date
@@ -123,9 +128,10 @@ public struct DatastoreView: Codable, Sendable, Hashable {
 
     public init(
         name: String, path: String, chunkSize: Int, createdAt: Date, groups: [String], usage: Usage? = nil,
-        s3: S3? = nil, problem: String? = nil
+        s3: S3? = nil, readOnly: Bool = false, problem: String? = nil
     ) {
         self.name = name
+        self.readOnly = readOnly
         self.backend = s3 == nil ? "local" : "s3"
         self.s3 = s3
         self.path = path

@@ -70,13 +70,14 @@ extension Catalog {
     @discardableResult
     public func attachDatastore(
         name: ResourceName, path: AbsolutePath, chunkSize: ChunkSize, s3: DatastoreS3Settings? = nil,
-        vms: [(uuid: UUID, name: String)], points: [NewRecoveryPoint], now: Date = Date()
+        readOnly: Bool = false, vms: [(uuid: UUID, name: String)], points: [NewRecoveryPoint], now: Date = Date()
     ) async throws -> DatastoreInfo {
         let settings = try s3.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try await write { db in
             try Self.checkNewDatastore(db, name: name, path: path, s3: s3)
             var record = DatastoreRecord(
-                name: name.rawValue, path: path.path, chunkSize: chunkSize.bytes, createdAt: now, s3: settings)
+                name: name.rawValue, path: path.path, chunkSize: chunkSize.bytes, createdAt: now, s3: settings,
+                readOnly: readOnly)
             try record.insert(db)
             for vm in vms {
                 try db.execute(
@@ -139,7 +140,8 @@ extension Catalog {
                 name: try ResourceName(stored: record.name), path: try AbsolutePath(parsing: record.path),
                 chunkSize: try ChunkSize(bytes: record.chunkSize), createdAt: record.createdAt,
                 groups: try groups.map { try ResourceName(stored: $0) }, recoveryPointCount: points,
-                s3: try record.s3.map { try JSONDecoder().decode(DatastoreS3Settings.self, from: Data($0.utf8)) })
+                s3: try record.s3.map { try JSONDecoder().decode(DatastoreS3Settings.self, from: Data($0.utf8)) },
+                readOnly: record.readOnly)
         } catch let error as ValidationError {
             throw CatalogError(.corrupt, "datastore '\(record.name)' has an invalid record (\(error)); restore the catalog")
         } catch is DecodingError {

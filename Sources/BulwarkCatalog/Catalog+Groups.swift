@@ -18,6 +18,12 @@ extension Catalog {
                     .alreadyExists, "a protection group named '\(existing.name)' already exists; choose another name")
             }
             let store = try Self.datastoreRecord(db, named: datastore)
+            guard !store.readOnly else {
+                throw CatalogError(
+                    .conflict,
+                    "datastore '\(store.name)' is attached read-only (restores only: another server writes to it); "
+                        + "keep the group's points in another datastore, or attach this one again without --read-only once that server is gone")
+            }
             var record = GroupRecord(
                 name: name.rawValue, datastoreId: store.id!, policy: json, createdAt: now, modifiedAt: now)
             try record.insert(db)

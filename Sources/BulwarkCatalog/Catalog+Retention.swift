@@ -37,6 +37,7 @@ extension Catalog {
         rp.retain_until < ?
         AND NOT EXISTS (SELECT 1 FROM job WHERE job.recovery_point_id = rp.id AND job.state IN (?, ?))
         AND NOT EXISTS (SELECT 1 FROM point_lease WHERE point_lease.recovery_point_id = rp.id)
+        AND NOT EXISTS (SELECT 1 FROM datastore d WHERE d.id = rp.datastore_id AND d.read_only = 1)
         AND (rp.state NOT IN (?, ?)
              OR rp.id != (SELECT newest.id FROM recovery_point newest
                           WHERE newest.vm_uuid = rp.vm_uuid AND newest.datastore_id = rp.datastore_id

@@ -73,8 +73,10 @@ public enum BulwarkServerApplication {
                 version: BulwarkVersion.current, serverID: identity.serverID.uuidString.lowercased(),
                 startedAt: startedAt, datastores: try await catalog.datastores().count)
         }
-        DatastoreRoutes(catalog: catalog, datastores: datastores, cacheRoot: directory.file("datastore-cache"))
-            .register(on: api)
+        DatastoreRoutes(
+            catalog: catalog, datastores: datastores, cacheRoot: directory.file("datastore-cache"),
+            serverID: identity.serverID, heartbeatInterval: configuration.catalogCopyInterval
+        ).register(on: api)
         var groupLogger = logger
         groupLogger[metadataKey: "service"] = "groups"
         GroupRoutes(catalog: catalog, datastores: datastores, taskSignal: taskSignal, logger: groupLogger).register(on: api)
@@ -131,7 +133,11 @@ public enum BulwarkServerApplication {
         var copyLogger = logger
         copyLogger[metadataKey: "service"] = "catalog-copies"
         let copies: [any Service] = configuration.catalogCopyInterval.map {
-            [CatalogCopies(catalog: catalog, datastores: datastores, interval: $0, scratch: directory.file("tmp"), logger: copyLogger)]
+            [
+                CatalogCopies(
+                    catalog: catalog, datastores: datastores, interval: $0, scratch: directory.file("tmp"),
+                    serverID: identity.serverID, logger: copyLogger)
+            ]
         } ?? []
         // First in the list, so the service group stops it last: every other part calls it until it stops.
         guard let interval = configuration.schedulerInterval else { return [datastores, application] + copies }

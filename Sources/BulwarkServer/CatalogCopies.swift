@@ -1,5 +1,6 @@
 import BulwarkCatalog
 import BulwarkCore
+import BulwarkStore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -16,6 +17,8 @@ struct CatalogCopies: Service {
     let interval: Duration
     /// Where the snapshot is written before it goes into the datastores.
     let scratch: String
+    /// Recorded with each copy as the datastore's writer (its heartbeat: see `Datastore.recordOwner`).
+    let serverID: UUID
     let logger: Logger
 
     func run() async throws {
@@ -24,7 +27,8 @@ struct CatalogCopies: Service {
 
     /// Copies the catalog into every datastore now; returns the names of those that took it.
     func pass(now: Date = Date()) async throws -> [ResourceName] {
-        let targets = try await catalog.datastores()
+        // A datastore attached read-only is another server's to write.
+        let targets = try await catalog.datastores().filter { !$0.readOnly }
         guard !targets.isEmpty else { return [] }
         let file = "\(scratch)/catalog-copy-\(UUID().uuidString.prefix(8)).sqlite"
         try await datastores.blocking { [catalog] in
@@ -35,7 +39,11 @@ struct CatalogCopies: Service {
         var stored: [ResourceName] = []
         for datastore in targets {
             do {
-                try await datastores.withStore(at: datastore.path.path) { try $0.storeCatalogCopy(from: file, takenAt: now) }
+                let owner = DatastoreOwner(server: serverID, heartbeat: now, interval: Int(interval.components.seconds))
+                try await datastores.withStore(at: datastore.path.path) { store in
+                    try store.storeCatalogCopy(from: file, takenAt: now)
+                    try store.recordOwner(owner)
+                }
                 stored.append(datastore.name)
             } catch {
                 logger.warning(

@@ -11,6 +11,18 @@ struct DatastoreRoutes {
     let datastores: Datastores
     /// Where S3 datastores keep their caches when the request names no folder.
     let cacheRoot: String
+    /// This server's id, recorded as the writer of the datastores it creates or attaches.
+    let serverID: UUID
+    /// How often the writer's heartbeat is renewed (the catalog copies' interval); nil: never.
+    let heartbeatInterval: Duration?
+
+    /// Records this server as the datastore's writer; a failure is only logged by the next heartbeat.
+    func recordOwner(of store: Datastore) async {
+        guard let heartbeatInterval else { return }
+        let owner = DatastoreOwner(
+            server: serverID, heartbeat: Date(), interval: Int(heartbeatInterval.components.seconds))
+        _ = try? await datastores.blocking { try store.recordOwner(owner) }
+    }
 
     func register(on group: RouterGroup<BulwarkRequestContext>) {
         group.post("datastores") { request, context in
@@ -45,13 +57,17 @@ struct DatastoreRoutes {
                     + "--credentials-file FILE for one on S3")
         }
         let path = try AbsolutePath(parsing: folder, field: s3 == nil ? "--path" : "--cache")
+        guard body.readOnly != true else {
+            throw APIError.invalid("--read-only is for attaching a datastore another server writes to, not for a new one")
+        }
         let info = try await catalog.addDatastore(name: name, path: path, chunkSize: chunkSize, s3: s3)
         do {
-            if let s3 {
-                _ = try await datastores.createS3(at: path.path, chunkSize: chunkSize.bytes, settings: s3)
+            let store = if let s3 {
+                try await datastores.createS3(at: path.path, chunkSize: chunkSize.bytes, settings: s3)
             } else {
-                _ = try await datastores.create(at: path.path, chunkSize: chunkSize.bytes)
+                try await datastores.create(at: path.path, chunkSize: chunkSize.bytes)
             }
+            await recordOwner(of: store)
         } catch {
             do {
                 try await catalog.removeDatastore(named: name)
@@ -92,12 +108,24 @@ struct DatastoreRoutes {
             // A folder or bucket that holds no datastore is the caller's to fix.
             throw APIError.invalid(error.message)
         }
+        let readOnly = body.readOnly ?? false
         do {
             let now = Date()
+            if !readOnly, let owner = try await datastores.blocking({ try store.owner() }), owner.server != serverID,
+                owner.mayBeLive(at: now)
+            {
+                let minutes = Int(now.timeIntervalSince(owner.heartbeat) / 60)
+                throw APIError.conflict(
+                    "the datastore at \(path) is written by server \(owner.server.uuidString.lowercased()), whose last "
+                        + "heartbeat was \(minutes) minute(s) ago: two servers writing one datastore would collect each "
+                        + "other's chunks. Attach it with --read-only to restore from it now, or stop that server and "
+                        + "attach it again once its heartbeat is \(2 * owner.interval / 60 + 5) minutes old")
+            }
             let found = try await datastores.blocking { try Self.describe(store, as: name, now: now) }
             let info = try await catalog.attachDatastore(
-                name: name, path: path, chunkSize: try ChunkSize(bytes: store.chunkSize), s3: s3, vms: found.vms,
-                points: found.points, now: now)
+                name: name, path: path, chunkSize: try ChunkSize(bytes: store.chunkSize), s3: s3, readOnly: readOnly,
+                vms: found.vms, points: found.points, now: now)
+            if !readOnly { await recordOwner(of: store) }
             return DatastoreAttachResult(
                 datastore: try await show(info), vms: found.vms.count, points: found.points.count, damaged: found.damaged)
         } catch {
@@ -214,7 +242,7 @@ struct DatastoreRoutes {
             s3: info.s3.map {
                 DatastoreView.S3(
                     endpoint: $0.endpoint, bucket: $0.bucket, region: $0.region, prefix: $0.prefix, cacheSize: $0.cacheSize)
-            })
+            }, readOnly: info.readOnly)
     }
 }
 

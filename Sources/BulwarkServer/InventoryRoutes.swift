@@ -62,6 +62,12 @@ struct InventoryRoutes {
         for target in targets {
             let path = target.path.path
             let name = target.name.rawValue
+            guard !target.readOnly else {
+                reports.append(
+                    MaintenanceReport(
+                        datastore: name, summary: "attached read-only (another server writes to it): left alone", ok: true))
+                continue
+            }
             do {
                 let writers = try await catalog.oldestRunningWriter(datastore: target.name)
                 reports.append(try await stores.withStore(at: path, fresh: true) { try body($0, name, writers) })

@@ -54,7 +54,7 @@ struct Reconciliation: Sendable {
             for point in try store.listRecoveryPoints() where !listed.contains(point.point) {
                 report.orphans.append(point)
                 let made = (try? store.readManifest(point).createdAt) ?? .distantPast
-                if now.timeIntervalSince(made) > Self.grace {
+                if !datastore.readOnly, now.timeIntervalSince(made) > Self.grace {
                     try store.deleteRecoveryPoint(point)
                     report.removed.append(point)
                 }

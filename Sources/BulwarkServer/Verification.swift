@@ -82,9 +82,11 @@ struct Verification: Service {
             let name = datastore.name
             let chosen = points[name]
             do {
+                // A read-only datastore is another server's: its damaged chunks are reported, not moved aside.
+                let quarantine = !datastore.readOnly
                 let (checked, report) = try await stores.withStore(at: path, fresh: true) { store in
                     let checked = try chosen ?? store.listRecoveryPoints()
-                    return (checked, try store.verify(points: checked))
+                    return (checked, try store.verify(points: checked, quarantine: quarantine))
                 }
                 let damaged = Set(report.damagedPoints.map(\.point))
                 try await catalog.recordVerification(

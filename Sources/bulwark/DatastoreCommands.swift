@@ -66,6 +66,11 @@ struct DatastoreCommand: AsyncParsableCommand {
                 or its bucket (the S3 options of `datastore create`; a missing or empty --cache folder is made from \
                 the bucket). Damaged manifests are listed and left out.
 
+                A datastore whose writer's heartbeat (renewed with each catalog copy, hourly by default) is recent is \
+                refused: two servers writing one datastore would collect each other's chunks. --read-only attaches \
+                it for restores only: no group keeps points in it, and retention, garbage collection and verify's \
+                quarantine leave it alone.
+
                 Examples:
                   bulwark datastore attach main --path /srv/bulwark/main
                   bulwark datastore attach offsite --s3 https://rgw.example:7480 --bucket backups --prefix site-a \\
@@ -74,11 +79,13 @@ struct DatastoreCommand: AsyncParsableCommand {
 
         @Argument(help: "The name the datastore gets in this server's catalog.") var name: String
         @OptionGroup var location: DatastoreLocationOptions
+        @Flag(name: .long, help: "Restores only, while another server still writes to the datastore.") var readOnly = false
         @Flag(name: .long, help: "Print JSON.") var json = false
         @OptionGroup var server: ServerOptionsWithServerCA
 
         func run() async throws {
-            let request = location.request(name: name, chunkSize: nil)
+            var request = location.request(name: name, chunkSize: nil)
+            request.readOnly = readOnly
             let result: DatastoreAttachResult = try await server.withClient { client throws(ClientError) in
                 try await client.post("/v1/datastores/attach", request)
             }
@@ -122,7 +129,7 @@ struct DatastoreCommand: AsyncParsableCommand {
             }
             if json { return try printJSON(view) }
             print("name          \(view.name)")
-            print("backend       \(view.backend)")
+            print("backend       \(view.backend)\(view.readOnly ? ", attached read-only (restores only)" : "")")
             if let s3 = view.s3 {
                 print("endpoint      \(s3.endpoint)")
                 print("bucket        \(s3.bucket)\(s3.prefix.isEmpty ? "" : " (prefix \(s3.prefix))"), region \(s3.region)")

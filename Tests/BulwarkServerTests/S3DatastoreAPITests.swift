@@ -45,7 +45,7 @@ import Testing
             #expect(created.path == data.path + "/datastore-cache/offsite")
             #expect(created.s3?.prefix == "site-a/")
             #expect(created.s3?.reachable == true, "\(created.problem ?? "")")
-            #expect(created.s3?.objects == 1, "the bucket should hold the datastore's marker")
+            #expect(created.s3?.objects == 2, "the bucket should hold the datastore's marker and its writer's heartbeat")
             let list: [DatastoreView] = try await client.get("/v1/datastores")
             #expect(list.map(\.backend) == ["s3"])
 

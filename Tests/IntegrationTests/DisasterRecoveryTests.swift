@@ -9,9 +9,10 @@ import Testing
 extension IntegrationSuite {
     /// A server that lost its data directory, rebuilt from its datastore.
     @Suite struct DisasterRecoveryTests {
-        /// Two points taken, the server's data directory deleted; a new server with the agent enrolled anew attaches
-        /// the datastore, lists the points again (a damaged manifest left out and named) and restores the newest as
-        /// a new VM bit-exact.
+        /// Two points taken, the server's data directory deleted; a new server with the agent enrolled anew is
+        /// refused the datastore while the old server's heartbeat is recent, attaches it read-only, lists the points
+        /// again (a damaged manifest left out and named), refuses to write there, and restores the newest as a new
+        /// VM bit-exact.
         @Test func aNewServerAttachesTheDatastoreAndRestoresBitExact() async throws {
             let testbed = try await Testbed.start(chunkSize: "1M")
             defer { testbed.stop() }
@@ -36,16 +37,33 @@ extension IntegrationSuite {
                 try await testbed.replaceServer()
                 let before: [DatastoreView] = try await testbed.client.get("/v1/datastores")
                 #expect(before.isEmpty)
+                // The dead server's heartbeat is minutes old: it may still be writing, so only --read-only attaches.
+                let live = await #expect(throws: ClientError.self) {
+                    let _: DatastoreAttachResult = try await testbed.client.post(
+                        "/v1/datastores/attach", DatastoreCreateRequest(name: "rescued", path: testbed.datastorePath))
+                }
+                #expect(live?.message.contains("--read-only") == true, "\(live?.message ?? "")")
                 let attached: DatastoreAttachResult = try await testbed.client.post(
-                    "/v1/datastores/attach", DatastoreCreateRequest(name: "rescued", path: testbed.datastorePath))
+                    "/v1/datastores/attach",
+                    DatastoreCreateRequest(name: "rescued", path: testbed.datastorePath, readOnly: true))
+                #expect(attached.datastore.readOnly)
                 #expect(attached.points == 2)
                 #expect(attached.vms == 1)
                 #expect(attached.damaged.count == 1 && attached.damaged.first?.contains("manifest") == true, "\(attached.damaged)")
                 let again = await #expect(throws: ClientError.self) {
                     let _: DatastoreAttachResult = try await testbed.client.post(
-                        "/v1/datastores/attach", DatastoreCreateRequest(name: "twice", path: testbed.datastorePath))
+                        "/v1/datastores/attach",
+                        DatastoreCreateRequest(name: "twice", path: testbed.datastorePath, readOnly: true))
                 }
                 #expect(again?.message.contains("already") == true, "\(again?.message ?? "")")
+                // Restores only: no group keeps points there, and GC leaves it alone.
+                let group = await #expect(throws: ClientError.self) {
+                    let _: GroupView = try await testbed.client.post(
+                        "/v1/groups", GroupCreateRequest(name: "again", datastore: "rescued"))
+                }
+                #expect(group?.message.contains("read-only") == true, "\(group?.message ?? "")")
+                let collected: [MaintenanceReport] = try await testbed.client.post("/v1/gc", [String: String]())
+                #expect(collected.first?.summary.contains("left alone") == true, "\(collected)")
 
                 // The re-enrolled agent reports the VM, which takes it; its points are listed under it again.
                 try await waitUntil("the points of \(name) listed under its host", seconds: 120) {

@@ -11,6 +11,8 @@ struct DatastoreRecord: CatalogRecord {
     var createdAt: Date
     /// ``DatastoreS3Settings`` as JSON; nil for a datastore that is its folder.
     var s3: String?
+    /// Attached for restores only (see schema 7).
+    var readOnly = false
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

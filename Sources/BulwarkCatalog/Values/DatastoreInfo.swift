@@ -13,11 +13,14 @@ public struct DatastoreInfo: Hashable, Sendable, Codable {
     public var recoveryPointCount: Int
     /// Where the durable copy lives when the folder is only its cache; nil for a datastore that is its folder.
     public var s3: DatastoreS3Settings?
+    /// Attached for restores only while another server writes to it: no group, prune, GC or quarantine touches it.
+    public var readOnly: Bool
 
     public init(
         name: ResourceName, path: AbsolutePath, chunkSize: ChunkSize, createdAt: Date, groups: [ResourceName] = [],
-        recoveryPointCount: Int = 0, s3: DatastoreS3Settings? = nil
+        recoveryPointCount: Int = 0, s3: DatastoreS3Settings? = nil, readOnly: Bool = false
     ) {
+        self.readOnly = readOnly
         self.s3 = s3
         self.name = name
         self.path = path
