@@ -90,7 +90,8 @@ struct DatastoreRoutes {
         guard body.chunkSize == nil else {
             throw APIError.invalid("an attached datastore keeps its own chunk size; leave out --chunk-size")
         }
-        let s3 = try body.s3.map { try Self.settings($0, chunkSize: .default) }
+        // The chunk size is the datastore's, unknown until it is open: the cache size is checked against the least.
+        let s3 = try body.s3.map { try Self.settings($0, chunkSize: try ChunkSize(bytes: 64 << 10)) }
         let folder = body.path ?? s3.map { _ in "\(cacheRoot)/\(name.rawValue.lowercased())" }
         guard let folder else {
             throw APIError.invalid(

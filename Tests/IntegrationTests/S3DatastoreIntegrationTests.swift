@@ -105,6 +105,33 @@ extension IntegrationSuite {
                 #expect(try await testbed.points(name).count == 3)
                 let clean: [MaintenanceReport] = try await testbed.client.post("/v1/verify", [String: String]())
                 #expect(clean.first?.ok == true, "\(clean)")
+
+                // The server's data directory and the datastore's cache both lost: a new server attaches the bucket
+                // (read-only: the dead server's heartbeat is recent), makes a cache from it, and restores bit-exact.
+                let newest = try #require(done.recoveryPoint)
+                let expected = try await testbed.restoredDigestFromBucket(vm: uuid, point: newest, disk: "vda")
+                try await testbed.replaceServer()
+                try FileManager.default.removeItem(atPath: testbed.datastorePath)
+                let attached: DatastoreAttachResult = try await testbed.client.post(
+                    "/v1/datastores/attach",
+                    DatastoreCreateRequest(
+                        name: "rescued", path: testbed.datastorePath, s3: try testbed.s3Request(), readOnly: true))
+                #expect(attached.points == 3 && attached.vms == 1, "\(attached)")
+                try await waitUntil("the points listed under the VM's host again", seconds: 120) {
+                    (try? await testbed.points(name).count) == 3
+                }
+                let rescuedFolder = guest.directory.file("rescued")
+                try FileManager.default.createDirectory(atPath: rescuedFolder, withIntermediateDirectories: true)
+                let rescue: JobView = try await testbed.client.post(
+                    "/v1/recover",
+                    RecoveryRequest(
+                        vm: "\(testbed.host)/\(name)", point: newest, toHost: testbed.host, path: rescuedFolder,
+                        name: "\(name)-rescued"))
+                let rescued = try await testbed.wait(rescue.id)
+                #expect(rescued.state == .succeeded, "\(rescued.error ?? "")")
+                let digest = try imageDigest("\(rescuedFolder)/\(name)-rescued-vda.qcow2", scratch: guest.directory)
+                #expect(digest == expected, "vda restored through a cache made from the bucket does not match the point")
+                try? await guest.hypervisor.run { try $0.domain(named: "\(name)-rescued").undefine() }
             }
         }
     }

@@ -119,13 +119,21 @@ final class Testbed: @unchecked Sendable {
         _ = FileManager.default.createFile(
             atPath: keys, contents: Data("access_key = \(testbed.accessKey)\nsecret_key = \(testbed.secretKey)\n".utf8),
             attributes: [.posixPermissions: 0o600])
+        s3CacheSize = cacheSize
         let _: DatastoreView = try await client.post(
             "/v1/datastores",
-            DatastoreCreateRequest(
-                name: "main", path: datastorePath, chunkSize: chunkSize,
-                s3: .init(
-                    endpoint: testbed.tlsEndpoint.absoluteString, bucket: configuration.bucket, prefix: "main",
-                    credentialsFile: keys, caFile: testbed.caFile, cacheSize: cacheSize)))
+            DatastoreCreateRequest(name: "main", path: datastorePath, chunkSize: chunkSize, s3: try s3Request()))
+    }
+
+    private var s3CacheSize: String?
+
+    /// Where datastore `main`'s bucket is, as a create or attach request names it.
+    func s3Request() throws -> DatastoreCreateRequest.S3 {
+        guard let bucket else { throw TestFailure("datastore main is not on S3") }
+        let configuration = bucket.configuration
+        return .init(
+            endpoint: configuration.endpoint.absoluteString, bucket: configuration.bucket, prefix: "main",
+            credentialsFile: directory.file("s3.keys"), caFile: configuration.caFile, cacheSize: s3CacheSize)
     }
 
     /// The keys of the objects in the bucket behind datastore `main`.
