@@ -151,11 +151,19 @@ public struct DatastoreAttachResult: Codable, Sendable, Hashable {
     public var points: Int
     /// Points left out, each with the reason (a manifest that does not read).
     public var damaged: [String]
+    /// Protection groups made again from the newest catalog copy in the datastore, with their policies and members.
+    public var groups: [String]
+    /// What else the attach has to say (a catalog copy that did not read, a group whose name was taken).
+    public var notes: [String]
 
-    public init(datastore: DatastoreView, vms: Int, points: Int, damaged: [String]) {
+    public init(
+        datastore: DatastoreView, vms: Int, points: Int, damaged: [String], groups: [String] = [], notes: [String] = []
+    ) {
         self.datastore = datastore
         self.vms = vms
         self.points = points
         self.damaged = damaged
+        self.groups = groups
+        self.notes = notes
     }
 }

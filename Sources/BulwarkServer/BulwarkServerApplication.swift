@@ -75,7 +75,8 @@ public enum BulwarkServerApplication {
         }
         DatastoreRoutes(
             catalog: catalog, datastores: datastores, cacheRoot: directory.file("datastore-cache"),
-            serverID: identity.serverID, heartbeatInterval: configuration.catalogCopyInterval
+            scratch: directory.file("tmp"), serverID: identity.serverID,
+            heartbeatInterval: configuration.catalogCopyInterval
         ).register(on: api)
         var groupLogger = logger
         groupLogger[metadataKey: "service"] = "groups"

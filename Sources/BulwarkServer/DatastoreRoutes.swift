@@ -11,6 +11,8 @@ struct DatastoreRoutes {
     let datastores: Datastores
     /// Where S3 datastores keep their caches when the request names no folder.
     let cacheRoot: String
+    /// Where an attach reads a catalog copy from (the data directory's `tmp`).
+    let scratch: String
     /// This server's id, recorded as the writer of the datastores it creates or attaches.
     let serverID: UUID
     /// How often the writer's heartbeat is renewed (the catalog copies' interval); nil: never.
@@ -123,15 +125,46 @@ struct DatastoreRoutes {
                         + "attach it again once its heartbeat is \(2 * owner.interval / 60 + 5) minutes old")
             }
             let found = try await datastores.blocking { try Self.describe(store, as: name, now: now) }
-            let info = try await catalog.attachDatastore(
+            _ = try await catalog.attachDatastore(
                 name: name, path: path, chunkSize: try ChunkSize(bytes: store.chunkSize), s3: s3, readOnly: readOnly,
                 vms: found.vms, points: found.points, now: now)
             if !readOnly { await recordOwner(of: store) }
+            let (groups, notes) = await importProtection(from: store, into: name)
             return DatastoreAttachResult(
-                datastore: try await show(info), vms: found.vms.count, points: found.points.count, damaged: found.damaged)
+                datastore: try await show(catalog.datastore(named: name)), vms: found.vms.count,
+                points: found.points.count, damaged: found.damaged, groups: groups.map(\.rawValue), notes: notes)
         } catch {
             await datastores.forget(at: path.path)
             throw error
+        }
+    }
+
+    /// Restores, from the newest catalog copy in the datastore, the groups (policies, members) that kept their
+    /// points there and each point's group and retention. The attach stands without it: a copy that does not read
+    /// is said in the notes.
+    func importProtection(from store: Datastore, into name: ResourceName) async -> ([ResourceName], [String]) {
+        let temporary = "\(scratch)/attach-\(UUID().uuidString.prefix(8)).sqlite"
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: temporary + suffix) }
+        }
+        do {
+            guard let newest = try await datastores.blocking({ try store.newestCatalogCopy() }) else {
+                return ([], ["no catalog copy in the datastore: groups and policies are not restored; protect the VMs again"])
+            }
+            try await datastores.blocking {
+                try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: newest, toPath: temporary)
+            }
+            let copy = try await Catalog.open(path: temporary)
+            let imported = try await catalog.importProtection(from: copy, into: name)
+            let copyName = URL(fileURLWithPath: newest).lastPathComponent
+            return (
+                imported.groups,
+                ["from catalog copy \(copyName): \(imported.groups.count) group(s), \(imported.members) member(s), \(imported.points) point(s) restored"]
+                    + imported.skipped
+            )
+        } catch {
+            return ([], ["the catalog copy could not be read (\(error)); groups and policies are not restored: protect the VMs again"])
         }
     }
 

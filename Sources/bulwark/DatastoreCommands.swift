@@ -92,6 +92,8 @@ struct DatastoreCommand: AsyncParsableCommand {
             if json { return try printJSON(result) }
             print("attached datastore \(result.datastore.name) at \(result.datastore.path): \(result.points) points of \(result.vms) VMs")
             for problem in result.damaged { print("left out (damaged): \(problem)") }
+            if !result.groups.isEmpty { print("groups restored: \(result.groups.joined(separator: ", "))") }
+            for note in result.notes { print("note: \(note)") }
         }
     }
 

@@ -1,6 +1,7 @@
-import BulwarkCatalog
+@testable import BulwarkCatalog
 import BulwarkCore
 import Foundation
+import GRDB
 import Testing
 
 /// Attaching a datastore another server wrote: its VMs and points recorded in one transaction, or nothing.
@@ -33,6 +34,47 @@ import Testing
                     vms: [(vm, "web1")], points: [try Self.point(id, vm: vm, datastore: "again")])
             }
             #expect(try await catalog.datastores().map(\.name.rawValue) == ["rescued"])
+        }
+    }
+
+    /// What the manifests cannot say comes from a catalog copy: the group, its policy and members, each point's
+    /// group and its retention as last set; a group whose name is taken here is left out and said.
+    @Test func protectionComesBackFromACatalogCopy() async throws {
+        try await withCatalog { live, directory in
+            let copy = try Catalog(path: directory.file("copy.sqlite"))
+            let vm = UUID()
+            let id = RecoveryPointID.generate()
+            try await copy.attachDatastore(
+                name: ResourceName("orig"), path: AbsolutePath(parsing: "/srv/orig"), chunkSize: .default,
+                vms: [(vm, "db1")], points: [try Self.point(id, vm: vm, datastore: "orig")])
+            var policy = ProtectionPolicy.default
+            policy.retentionDays = 21
+            try await copy.createGroup(name: ResourceName("gold"), datastore: ResourceName("orig"), policy: policy)
+            try await copy.addMembers(group: ResourceName("gold"), vms: [try VMReference(parsing: vm.uuidString)])
+            let kept = t0.addingTimeInterval(50 * 86_400)
+            try await copy.pool.write { db in
+                try db.execute(
+                    sql: "UPDATE recovery_point SET group_id = (SELECT id FROM protection_group WHERE name = 'gold'), retain_until = ?",
+                    arguments: [kept])
+            }
+
+            try await live.attachDatastore(
+                name: ResourceName("rescued"), path: AbsolutePath(parsing: "/mnt/rescued"), chunkSize: .default,
+                vms: [(vm, "db1")], points: [try Self.point(id, vm: vm, datastore: "rescued")])
+            let imported = try await live.importProtection(from: copy, into: ResourceName("rescued"))
+            #expect(imported.groups.map(\.rawValue) == ["gold"])
+            #expect(imported.members == 1 && imported.points == 1 && imported.skipped.isEmpty)
+            let group = try await live.group(named: ResourceName("gold"))
+            #expect(group.datastore.rawValue == "rescued")
+            #expect(group.policy.retentionDays == 21)
+            #expect(group.members.map(\.vmUUID) == [vm])
+            let point = try await live.recoveryPoint(id: id)
+            #expect(point.group?.rawValue == "gold")
+            #expect(point.retainUntil == kept)
+
+            // Again: the name is taken now, so the group is left out and said.
+            let again = try await live.importProtection(from: copy, into: ResourceName("rescued"))
+            #expect(again.groups.isEmpty && again.skipped.first?.contains("gold") == true, "\(again)")
         }
     }
 }

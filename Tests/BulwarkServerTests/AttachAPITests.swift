@@ -46,6 +46,7 @@ import Testing
                 "/v1/datastores/attach", DatastoreCreateRequest(name: "old", path: folder.file("old")))
             #expect(attached.points == 1 && attached.vms == 1 && attached.damaged.isEmpty)
             #expect(!attached.datastore.readOnly)
+            #expect(attached.notes.first?.contains("no catalog copy") == true, "\(attached.notes)")
             #expect(try store.owner()?.server != other, "the new server records itself as the writer")
             let points: [RecoveryPointView] = try await client.get("/v1/points?vm=\(point.vm.uuidString.lowercased())")
             #expect(points.map(\.id) == [point.point.description])

@@ -29,6 +29,13 @@ extension IntegrationSuite {
                 let expected = try Dictionary(uniqueKeysWithValues: ["vda", "vdb"].map {
                     ($0, try testbed.restoredDigest(vm: uuid, point: point, disk: $0))
                 })
+                // The server ran on for a while: its start wrote a copy of its catalog into the datastore.
+                try testbed.killAndRestartServer()
+                try await waitUntil("a catalog copy in the datastore", seconds: 60) {
+                    ((try? FileManager.default.contentsOfDirectory(atPath: "\(testbed.datastorePath)/.catalog")) ?? []).contains {
+                        $0.hasSuffix(".sqlite")
+                    }
+                }
                 // A point whose manifest was damaged on disk: named and left out, the others attach.
                 let broken = "\(testbed.datastorePath)/\(uuid.uuidString.lowercased())/\(RecoveryPointID.generate())"
                 try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
@@ -47,6 +54,9 @@ extension IntegrationSuite {
                     "/v1/datastores/attach",
                     DatastoreCreateRequest(name: "rescued", path: testbed.datastorePath, readOnly: true))
                 #expect(attached.datastore.readOnly)
+                // Read-only: the copy gives the points their retention, but no group may keep points there.
+                #expect(attached.notes.first?.contains("from catalog copy") == true, "\(attached.notes)")
+                #expect(attached.groups.isEmpty)
                 #expect(attached.points == 2)
                 #expect(attached.vms == 1)
                 #expect(attached.damaged.count == 1 && attached.damaged.first?.contains("manifest") == true, "\(attached.damaged)")
