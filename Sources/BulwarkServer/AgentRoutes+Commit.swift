@@ -186,3 +186,18 @@ extension AgentRoutes {
         }
     }
 }
+
+extension SyncKind {
+    /// The catalog's kind of a point whose manifest says `kind` (an attached datastore's): the inverse of
+    /// `AgentRoutes.manifestKind`.
+    init(_ kind: RecoveryPointManifest.SyncKind) {
+        self =
+            switch kind {
+            case .full: .full
+            case .incremental: .incremental
+            case .consistencyCheck: .consistencyCheck
+            case .expressFull: .expressFull
+            case .seed: .seed
+            }
+    }
+}

@@ -52,13 +52,7 @@ struct DatastoreRoutes {
         let name = try ResourceName(body.name, field: "datastore name")
         let chunkSize = try body.chunkSize.map { try ChunkSize(parsing: $0) } ?? .default
         let s3 = try body.s3.map { try Self.settings($0, chunkSize: chunkSize) }
-        let folder = body.path ?? s3.map { _ in "\(cacheRoot)/\(name.rawValue.lowercased())" }
-        guard let folder else {
-            throw APIError.invalid(
-                "datastore \(name) needs a folder: --path DIR for a local datastore, or --s3 URL --bucket B "
-                    + "--credentials-file FILE for one on S3")
-        }
-        let path = try AbsolutePath(parsing: folder, field: s3 == nil ? "--path" : "--cache")
+        let path = try folder(body, name: name, s3: s3)
         guard body.readOnly != true else {
             throw APIError.invalid("--read-only is for attaching a datastore another server writes to, not for a new one")
         }
@@ -94,13 +88,7 @@ struct DatastoreRoutes {
         }
         // The chunk size is the datastore's, unknown until it is open: the cache size is checked against the least.
         let s3 = try body.s3.map { try Self.settings($0, chunkSize: try ChunkSize(bytes: 64 << 10)) }
-        let folder = body.path ?? s3.map { _ in "\(cacheRoot)/\(name.rawValue.lowercased())" }
-        guard let folder else {
-            throw APIError.invalid(
-                "say where datastore \(name) is: --path DIR for a local datastore, or --s3 URL --bucket B "
-                    + "--credentials-file FILE for one on S3")
-        }
-        let path = try AbsolutePath(parsing: folder, field: s3 == nil ? "--path" : "--cache")
+        let path = try folder(body, name: name, s3: s3)
         if try await catalog.datastores().contains(where: { $0.name == name || $0.path == path }) {
             throw APIError.conflict("a datastore named \(name) or at \(path) is in the catalog already; nothing to attach")
         }
@@ -187,7 +175,7 @@ struct DatastoreRoutes {
                 points.append(
                     NewRecoveryPoint(
                         id: manifest.pointID, vmUUID: manifest.vmUUID, group: nil, datastore: datastore,
-                        createdAt: manifest.createdAt, syncKind: Self.syncKind(manifest.syncKind),
+                        createdAt: manifest.createdAt, syncKind: SyncKind(manifest.syncKind),
                         consistency: manifest.consistency == .appConsistent ? .applicationConsistent : .crashConsistent,
                         logicalBytes: Int64(clamping: manifest.disks.reduce(UInt64(0)) { $0 + $1.logicalSize }),
                         storedBytes: 0, transferredBytes: 0,
@@ -200,14 +188,14 @@ struct DatastoreRoutes {
         return (vms, points, damaged)
     }
 
-    static func syncKind(_ kind: RecoveryPointManifest.SyncKind) -> SyncKind {
-        switch kind {
-        case .full: .full
-        case .incremental: .incremental
-        case .consistencyCheck: .consistencyCheck
-        case .expressFull: .expressFull
-        case .seed: .seed
+    /// The datastore's folder: `--path`, or for S3 the cache folder (`--cache`, default under the data directory).
+    func folder(_ body: DatastoreCreateRequest, name: ResourceName, s3: DatastoreS3Settings?) throws -> AbsolutePath {
+        guard let folder = body.path ?? s3.map({ _ in "\(cacheRoot)/\(name.rawValue.lowercased())" }) else {
+            throw APIError.invalid(
+                "say where datastore \(name) is: --path DIR for a local datastore, or --s3 URL --bucket B "
+                    + "--credentials-file FILE for one on S3")
         }
+        return try AbsolutePath(parsing: folder, field: s3 == nil ? "--path" : "--cache")
     }
 
     /// The catalog's S3 settings from a request, checked as far as can be without the network.

@@ -69,6 +69,17 @@ import Testing
         return RecoveryPointRef(vm: vm, point: manifest.pointID)
     }
 
+    /// The error storing `image` as a point ends in; nil when it was stored. Never throws, so that a test that
+    /// stopped the gateway always gets to start it again.
+    static func failureToStore(_ image: [UInt8], in store: Datastore) async -> (any Error)? {
+        do {
+            _ = try await blocking { try storePoint(image, in: store) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     static func restore(_ point: RecoveryPointRef, from store: Datastore) throws -> [UInt8] {
         var bytes: [UInt8] = []
         try store.readDisk(point, disk: "vda") { _, chunk in bytes += chunk }
@@ -221,23 +232,11 @@ import Testing
 
         let image = Self.randomBytes(3 * Self.chunkSize)
         try await S3Testbed.shared.stopGateway()
-        let failure: DatastoreError?
-        do {
-            failure = try await Self.blocking { () -> DatastoreError? in
-                do {
-                    _ = try Self.storePoint(image, in: store)
-                    return nil
-                } catch let error as DatastoreError {
-                    return error
-                }
-            }
-        } catch {
-            try? await S3Testbed.shared.startGateway()
-            throw error
-        }
+        let failure = await Self.failureToStore(image, in: store)
         try await S3Testbed.shared.startGateway()
-        #expect(failure?.code == .backendUnavailable)
-        #expect(failure?.message.contains("bucket") == true)
+        let unavailable = failure as? DatastoreError
+        #expect(unavailable?.code == .backendUnavailable, "\(String(describing: failure))")
+        #expect(unavailable?.message.contains("bucket") == true)
         // Only the earlier point, in the folder and in the bucket.
         #expect(try store.listRecoveryPoints() == [earlier])
         #expect(try await fixture.keys().filter { $0.hasSuffix("manifest.json") }.count == 1)
@@ -253,23 +252,11 @@ import Testing
         let store = fixture.store
         let image = Self.randomBytes(2 * Self.chunkSize)
         try await S3Testbed.shared.freezeGateway()
-        let failure: DatastoreError?
-        do {
-            failure = try await Self.blocking { () -> DatastoreError? in
-                do {
-                    _ = try Self.storePoint(image, in: store)
-                    return nil
-                } catch let error as DatastoreError {
-                    return error
-                }
-            }
-        } catch {
-            try? await S3Testbed.shared.thawGateway()
-            throw error
-        }
+        let failure = await Self.failureToStore(image, in: store)
         try await S3Testbed.shared.thawGateway()
-        #expect(failure?.code == .backendUnavailable)
-        #expect((failure?.cause as? S3Error)?.code == .timeout, "\(String(describing: failure))")
+        let unavailable = failure as? DatastoreError
+        #expect(unavailable?.code == .backendUnavailable, "\(String(describing: failure))")
+        #expect((unavailable?.cause as? S3Error)?.code == .timeout, "\(String(describing: failure))")
         #expect(try store.listRecoveryPoints().isEmpty)
     }
 
