@@ -106,9 +106,14 @@ extension Datastore {
         if got == 0, let objectStore {
             // Evicted again since its size was asked for.
             let bytes = try fetchChunkFile(digest, from: objectStore, cache: false)
-            got = min(bytes.count, buffer.count)
-            bytes.withUnsafeBytes { source in buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[..<got])) }
-            if bytes.count != buffer.count { got = -1 }
+            guard bytes.count == buffer.count else {
+                throw DatastoreError(
+                    .chunkCorrupt,
+                    "chunk \(digest) in \(objectStore) holds \(bytes.count) bytes, not the \(buffer.count) its size said; run a verify",
+                    digest: digest)
+            }
+            bytes.withUnsafeBytes { source in buffer.copyMemory(from: source) }
+            got = bytes.count
         }
         let header = UnsafeRawBufferPointer(rebasing: buffer[..<min(got, ChunkFile.headerSize)])
         guard got == buffer.count, ChunkFile.header(of: Array(header)) != nil else {

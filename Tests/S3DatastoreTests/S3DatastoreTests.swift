@@ -134,6 +134,15 @@ import Testing
             return buffer
         }
         #expect(try ChunkFile.decode(file, digest: digest, path: "test", maximumLength: Self.chunkSize) == Array(image[0..<Self.chunkSize]))
+        // Evicted between the size and the read, and the bucket's object not that size: an error, not a crash.
+        _ = try await Self.blocking { try store.trimCache(toBytes: 0) }
+        let wrongSize = await #expect(throws: DatastoreError.self) {
+            try await Self.blocking {
+                var buffer = [UInt8](repeating: 0, count: file.count + 1)
+                try buffer.withUnsafeMutableBytes { try store.readChunkFile(digest, into: $0) }
+            }
+        }
+        #expect(wrongSize?.code == .chunkCorrupt)
     }
 
     @Test func aSecondPointUploadsOnlyItsNewChunks() async throws {
