@@ -112,7 +112,7 @@ struct DatastoreRoutes {
                         + "other's chunks. Attach it with --read-only to restore from it now, or stop that server and "
                         + "attach it again once its heartbeat is \(2 * owner.interval / 60 + 5) minutes old")
             }
-            let found = try await datastores.blocking { try Self.describe(store, as: name, now: now) }
+            let found = try await datastores.blocking { try DatastoreAttach.describe(store, as: name, now: now) }
             _ = try await catalog.attachDatastore(
                 name: name, path: path, chunkSize: try ChunkSize(bytes: store.chunkSize), s3: s3, readOnly: readOnly,
                 vms: found.vms, points: found.points, now: now)
@@ -154,38 +154,6 @@ struct DatastoreRoutes {
         } catch {
             return ([], ["the catalog copy could not be read (\(error)); groups and policies are not restored: protect the VMs again"])
         }
-    }
-
-    /// How long retention keeps an attached point whose manifest does not say (written before manifests did).
-    static let attachedRetention: TimeInterval = 30 * 86_400
-
-    /// The VMs and points a datastore's manifests describe, and the points whose manifests do not read.
-    static func describe(
-        _ store: Datastore, as datastore: ResourceName, now: Date
-    ) throws -> (vms: [(uuid: UUID, name: String)], points: [NewRecoveryPoint], damaged: [String]) {
-        var names: [UUID: (name: String, at: Date)] = [:]
-        var points: [NewRecoveryPoint] = []
-        var damaged: [String] = []
-        for reference in try store.listRecoveryPoints() {
-            do {
-                let manifest = try store.readManifest(reference)
-                if (names[manifest.vmUUID]?.at ?? .distantPast) <= manifest.createdAt {
-                    names[manifest.vmUUID] = (manifest.vmName, manifest.createdAt)
-                }
-                points.append(
-                    NewRecoveryPoint(
-                        id: manifest.pointID, vmUUID: manifest.vmUUID, group: nil, datastore: datastore,
-                        createdAt: manifest.createdAt, syncKind: SyncKind(manifest.syncKind),
-                        consistency: manifest.consistency == .appConsistent ? .applicationConsistent : .crashConsistent,
-                        logicalBytes: Int64(clamping: manifest.disks.reduce(UInt64(0)) { $0 + $1.logicalSize }),
-                        storedBytes: 0, transferredBytes: 0,
-                        retainUntil: manifest.retainUntil ?? now.addingTimeInterval(Self.attachedRetention)))
-            } catch {
-                damaged.append("\(reference): \(error.message)")
-            }
-        }
-        let vms = names.map { (uuid: $0.key, name: $0.value.name) }.sorted { $0.uuid.uuidString < $1.uuid.uuidString }
-        return (vms, points, damaged)
     }
 
     /// The datastore's folder: `--path`, or for S3 the cache folder (`--cache`, default under the data directory).

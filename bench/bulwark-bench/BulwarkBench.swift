@@ -8,7 +8,7 @@ struct BulwarkBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Measure Bulwark's data paths (run through bench/run, which also measures the references).",
-        subcommands: [ReadExport.self, StoreBench.self, CatalogBench.self, BrowseBench.self, FloorBench.self])
+        subcommands: [ReadExport.self, StoreBench.self, CatalogBench.self, BrowseBench.self, FloorBench.self, AttachBench.self])
 }
 
 /// Reads every allocated byte of an NBD export the way the agent's transfer phase will: block status first, then
