@@ -65,6 +65,19 @@ extension Catalog {
             var groupIDs: [Int64: Int64] = [:]
             if !target.readOnly {
                 for group in groups where group.datastoreID == source {
+                    // The copy comes from the datastore, which this server did not write: its names and policies
+                    // pass the same rules as an admin's before they enter the catalog.
+                    let name: ResourceName
+                    let policy: String
+                    do {
+                        name = try ResourceName(group.name, field: "group name")
+                        let decoded = try JSONDecoder().decode(ProtectionPolicy.self, from: Data(group.policy.utf8))
+                        try decoded.validate()
+                        policy = try Self.encode(decoded)
+                    } catch {
+                        result.skipped.append("group \(group.name.prefix(64)): not taken from the copy (\(error))")
+                        continue
+                    }
                     let taken = try Bool.fetchOne(
                         db, sql: "SELECT EXISTS (SELECT 1 FROM protection_group WHERE name = ?)", arguments: [group.name])
                     if taken == true {
@@ -72,10 +85,10 @@ extension Catalog {
                         continue
                     }
                     var record = GroupRecord(
-                        name: group.name, datastoreId: target.id!, policy: group.policy, createdAt: now, modifiedAt: now)
+                        name: name.rawValue, datastoreId: target.id!, policy: policy, createdAt: now, modifiedAt: now)
                     try record.insert(db)
                     groupIDs[group.id] = record.id!
-                    result.groups.append(try ResourceName(stored: group.name))
+                    result.groups.append(name)
                     for vm in group.members {
                         // A VM the datastore has no point of, or one in another group here, stays as it is.
                         try db.execute(

@@ -72,6 +72,27 @@ import Testing
             #expect(point.group?.rawValue == "gold")
             #expect(point.retainUntil == kept)
 
+            // A copy is data from the datastore: a group whose policy breaks the rules is left out, and said.
+            let hostile = try Catalog(path: directory.file("hostile.sqlite"))
+            try await hostile.attachDatastore(
+                name: ResourceName("orig"), path: AbsolutePath(parsing: "/srv/orig"), chunkSize: .default,
+                vms: [(vm, "db1")], points: [try Self.point(RecoveryPointID.generate(), vm: vm, datastore: "orig")])
+            try await hostile.createGroup(name: ResourceName("evil"), datastore: ResourceName("orig"), policy: policy)
+            try await hostile.pool.write { db in
+                try db.execute(sql: #"UPDATE protection_group SET policy = '{"retentionDays": 100000}'"#)
+            }
+            let other = UUID()
+            let otherPoint = RecoveryPointID.generate()
+            try await hostile.pool.write { db in
+                try db.execute(sql: "UPDATE recovery_point SET id = ?", arguments: [otherPoint.description])
+            }
+            try await live.attachDatastore(
+                name: ResourceName("second"), path: AbsolutePath(parsing: "/mnt/second"), chunkSize: .default,
+                vms: [(other, "db2")], points: [try Self.point(otherPoint, vm: other, datastore: "second")])
+            let refused = try await live.importProtection(from: hostile, into: ResourceName("second"))
+            #expect(refused.groups.isEmpty && refused.skipped.first?.contains("evil") == true, "\(refused)")
+            await expectCatalogError(.notFound) { try await live.group(named: ResourceName("evil")) }
+
             // Again: the name is taken now, so the group is left out and said.
             let again = try await live.importProtection(from: copy, into: ResourceName("rescued"))
             #expect(again.groups.isEmpty && again.skipped.first?.contains("gold") == true, "\(again)")
