@@ -37,6 +37,8 @@ actor Datastores: Service {
     private var opened: [String: Datastore] = [:]
     /// The buckets behind S3 datastores, by the folder of their cache: one client each, for the server's life.
     private var objectStores: [String: S3ObjectStore] = [:]
+    /// Folders the catalog records as local datastores (no bucket), learnt on first open.
+    private var localFolders: Set<String> = []
     /// How much chunk data each S3 datastore's cache may hold, by folder; absent: all of it.
     private var cacheLimits: [String: UInt64] = [:]
     /// Chunks sent to a bucket while their syncs run, at most `backgroundUploads` at once per datastore.
@@ -90,11 +92,16 @@ actor Datastores: Service {
     }
 
     /// `store` with its bucket attached when the catalog records the datastore in `path` as an S3 datastore.
+    ///
+    /// A datastore's backend never changes, so the catalog is asked once per folder, not on every reopen (a task's
+    /// claim, the alert monitor's pass).
     private func backed(_ store: Datastore, at path: String) async throws -> Datastore {
+        if let objects = objectStores[path] { return store.backed(by: objects) }
+        if localFolders.contains(path) { return store }
         guard let settings = try await catalog.datastores().first(where: { $0.path.path == path })?.s3 else {
+            localFolders.insert(path)
             return store
         }
-        if let objects = objectStores[path] { return store.backed(by: objects) }
         let configuration = try await blocking { try Self.configuration(of: settings) }
         let objects = S3ObjectStore(client: try S3Client(configuration: configuration))
         objectStores[path] = objects
@@ -144,8 +151,16 @@ actor Datastores: Service {
     /// Makes a new datastore in `path` (see ``Datastore/create(at:chunkSize:now:)``) and keeps it open.
     func create(at path: String, chunkSize: Int) async throws -> Datastore {
         let store = try await blocking { try Datastore.create(at: path, chunkSize: chunkSize) }
+        await dropBucket(at: path)
+        localFolders.insert(path)
         opened[path] = store
         return store
+    }
+
+    /// Forgets the bucket of a folder that now holds another datastore (an S3 one removed, a local one made there).
+    private func dropBucket(at path: String) async {
+        cacheLimits[path] = nil
+        if let objects = objectStores.removeValue(forKey: path) { await objects.client.shutdown() }
     }
 
     /// Makes a new S3 datastore: checks the bucket (reachable, trusted, the keys work, no datastore under the
@@ -164,6 +179,8 @@ actor Datastores: Service {
                 throw error
             }
             let objects = S3ObjectStore(client: client)
+            await dropBucket(at: path)
+            localFolders.remove(path)
             objectStores[path] = objects
             cacheLimits[path] = settings.cacheSize
             let store = local.backed(by: objects)
@@ -200,6 +217,8 @@ actor Datastores: Service {
     func attach(at path: String, settings: DatastoreS3Settings?) async throws -> Datastore {
         guard let settings else {
             let store = try await blocking { try Datastore.open(at: path) }
+            await dropBucket(at: path)
+            localFolders.insert(path)
             opened[path] = store
             return store
         }
@@ -214,6 +233,8 @@ actor Datastores: Service {
                 }
                 return try Datastore.rebuildCache(at: path, from: objects)
             }
+            await dropBucket(at: path)
+            localFolders.remove(path)
             objectStores[path] = objects
             cacheLimits[path] = settings.cacheSize
             opened[path] = store
@@ -227,8 +248,8 @@ actor Datastores: Service {
     /// Forgets a datastore opened for an attach the catalog then refused.
     func forget(at path: String) async {
         opened[path] = nil
-        cacheLimits[path] = nil
-        if let objects = objectStores.removeValue(forKey: path) { await objects.client.shutdown() }
+        localFolders.remove(path)
+        await dropBucket(at: path)
     }
 
     /// Evicts chunk contents from the caches of S3 datastores that hold more than their limit.
